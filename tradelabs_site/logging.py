@@ -1,0 +1,87 @@
+"""Structured logging: JSON lines to a file and readable console lines, both from structlog.
+
+Events carry whatever context was bound with `structlog.contextvars.bind_contextvars`
+(the pipeline binds `run_id`), so every line of a run can be found by its id.
+"""
+
+import logging
+import logging.config
+import sys
+from pathlib import Path
+
+import structlog
+
+_SECRET_KEYS = {"password", "secret", "token", "api_key", "secret_key"}
+
+
+def _drop_secrets(_logger, _method, event_dict):
+    """Never let a credential reach a log line, whatever a caller passed."""
+    for key in list(event_dict):
+        if key.lower() in _SECRET_KEYS:
+            event_dict[key] = "***"
+    return event_dict
+
+
+def configure_logging(*, log_file: str, level: str = "INFO") -> None:
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _drop_secrets,
+    ]
+    handlers = {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": sys.stderr,
+            "formatter": "console",
+        },
+    }
+    try:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers["json_file"] = {
+            "class": "logging.handlers.WatchedFileHandler",
+            "filename": log_file,
+            "formatter": "json",
+        }
+    except OSError:
+        pass  # read-only data directory: console logging still works
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {
+                "json": {
+                    "()": structlog.stdlib.ProcessorFormatter,
+                    "processors": [
+                        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        structlog.processors.format_exc_info,
+                        structlog.processors.JSONRenderer(),
+                    ],
+                    "foreign_pre_chain": shared,
+                },
+                "console": {
+                    "()": structlog.stdlib.ProcessorFormatter,
+                    "processors": [
+                        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        structlog.dev.ConsoleRenderer(colors=False),
+                    ],
+                    "foreign_pre_chain": shared,
+                },
+            },
+            "handlers": handlers,
+            "root": {"handlers": list(handlers), "level": level},
+            "loggers": {
+                "django": {"level": "WARNING"},
+                "django-q": {"level": "WARNING"},
+                "ib_async": {"level": "WARNING"},
+                "ib_insync": {"level": "WARNING"},
+            },
+        }
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )

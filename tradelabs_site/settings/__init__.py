@@ -1,0 +1,1 @@
+"""Settings package: `base` (embedded default, read from the environment), `test`, `production`."""

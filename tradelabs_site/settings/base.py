@@ -1,0 +1,258 @@
+"""Trade Labs settings: the embedded default (SIM + SQLite), tuned by environment variables.
+
+Everything a deployment may change is read here through the typed helpers in
+`tradelabs_site.env`; production hardening lives in `production.py`.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+from tradelabs_site.env import (
+    env_bool,
+    env_decimal,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+DATA_DIR = Path(env_str("TRADE_LABS_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+
+SECRET_KEY = env_secret("SECRET_KEY", "insecure-embedded-default-change-me-for-any-shared-deployment")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "django_q",
+    "trading.apps.TradingConfig",
+    "trading.sim.apps.SimConfig",
+    "reporting.apps.ReportingConfig",
+    "reconciliation.apps.ReconciliationConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "tradelabs_site.urls"
+WSGI_APPLICATION = "tradelabs_site.wsgi.application"
+ASGI_APPLICATION = "tradelabs_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "tradelabs_site" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database_from_env() -> dict:
+    """PostgreSQL (or any URL) from DATABASE_URL; otherwise the embedded SQLite file in WAL mode.
+
+    SQLite uses IMMEDIATE transactions so two writers queue on the lock at BEGIN
+    instead of failing later with "database is locked" on upgrade.
+    """
+    url = env_str("DATABASE_URL")
+    if url:
+        config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0))
+        config.setdefault("TEST", {})
+        return config
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env_str("TRADE_LABS_SQLITE_PATH", str(DATA_DIR / "tradelabs.sqlite3")),
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env_int("TRADE_LABS_SQLITE_TIMEOUT", 20),
+            "init_command": (
+                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;PRAGMA busy_timeout=20000;"
+            ),
+        },
+    }
+
+
+DATABASES = {"default": _database_from_env()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+# Stored in UTC; shown in the exchange's zone.
+USE_TZ = True
+TIME_ZONE = "America/New_York"
+TRADE_LABS_EXCHANGE_TZ = "America/New_York"
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+# ---------------------------------------------------------------------------
+# Safety. PAPER is the only mode Trade Labs accepts; ARMED must be 1 before any
+# order can reach a real broker.
+# ---------------------------------------------------------------------------
+TRADE_LABS_MODE = env_str("TRADE_LABS_MODE", "PAPER")
+TRADE_LABS_ARMED = env_bool("TRADE_LABS_ARMED", False)
+TRADE_LABS_EXECUTION_BACKEND = env_str("TRADE_LABS_EXECUTION_BACKEND", "SIM").strip().lower()
+
+BROKERS = {
+    "sim": {
+        "BACKEND": "trading.brokers.sim.SimBroker",
+        "OPTIONS": {
+            "seed": env_int("TRADE_LABS_SIM_SEED", 20240101),
+            "universe_size": env_int("TRADE_LABS_SIM_UNIVERSE", 500),
+            "account": env_str("TRADE_LABS_SIM_ACCOUNT", "SIM-PAPER-1"),
+            "starting_cash": env_str("TRADE_LABS_SIM_STARTING_CASH", "100000.00"),
+            "slippage_bps": env_str("TRADE_LABS_SIM_SLIPPAGE_BPS", "2"),
+        },
+    },
+    "ib": {
+        "BACKEND": "trading.brokers.ib.IBBroker",
+        "OPTIONS": {
+            "host": env_str("TRADE_LABS_IB_HOST", "127.0.0.1"),
+            "port": env_int("TRADE_LABS_IB_PORT", 4002),
+            "client_id": env_int("TRADE_LABS_IB_CLIENT_ID", 17),
+            "account": env_str("TRADE_LABS_IB_ACCOUNT", ""),
+            "timeout": env_int("TRADE_LABS_IB_TIMEOUT", 10),
+        },
+    },
+}
+if TRADE_LABS_EXECUTION_BACKEND not in BROKERS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"TRADE_LABS_EXECUTION_BACKEND={TRADE_LABS_EXECUTION_BACKEND!r}: choose one of "
+        + ", ".join(sorted(name.upper() for name in BROKERS))
+    )
+BROKERS["default"] = BROKERS[TRADE_LABS_EXECUTION_BACKEND]
+
+# IB-style commissions, used by the SIM broker and by local dry-run fills.
+TRADE_LABS_COMMISSION = {
+    "per_share": "0.005",
+    "minimum": "1.00",
+    "maximum_pct_of_value": "0.01",
+}
+
+TRADE_LABS_SCANNER = {
+    "scan_code": env_str("TRADE_LABS_SCAN_CODE", "TOP_PERC_GAIN"),
+    "location": "STK.US.MAJOR",
+    "above_price": env_str("TRADE_LABS_SCAN_ABOVE_PRICE", "5"),
+    "above_volume": env_int("TRADE_LABS_SCAN_ABOVE_VOLUME", 100_000),
+    "max_results": env_int("TRADE_LABS_SCAN_MAX_RESULTS", 50),
+}
+
+# Score = price level + spread quality + rank decay, each capped by its weight (sum 100).
+TRADE_LABS_SCORING = {
+    "weights": {"price": "30", "spread": "40", "rank": "30"},
+    # Prices inside the sweet band score full marks; outside, marks fall linearly to zero at the hard limits.
+    "price_bands": {"hard_min": "1", "sweet_min": "10", "sweet_max": "200", "hard_max": "1000"},
+    # Spread in basis points of the mid: full marks at or below `best`, zero at or above `worst`.
+    "spread_bps": {"best": "5", "worst": "100"},
+    # Each scanner rank keeps this fraction of the previous rank's marks.
+    "rank_decay": "0.93",
+    "max_quote_age_seconds": 120,
+}
+
+TRADE_LABS_RISK = {
+    "top_n": env_int("TRADE_LABS_TOP_N", 5),
+    "min_score": env_str("TRADE_LABS_MIN_SCORE", "50"),
+    # "notional": qty = notional / entry; "risk": qty = risk_per_trade / (entry - stop).
+    "sizing": env_str("TRADE_LABS_SIZING", "notional"),
+    "notional_per_trade": env_str("TRADE_LABS_NOTIONAL_PER_TRADE", "5000"),
+    "risk_per_trade": env_str("TRADE_LABS_RISK_PER_TRADE", "100"),
+    "stop_pct": env_str("TRADE_LABS_STOP_PCT", "2"),
+    "target_pct": env_str("TRADE_LABS_TARGET_PCT", "4"),
+    "max_open_positions": env_int("TRADE_LABS_MAX_OPEN_POSITIONS", 10),
+    "max_order_notional": env_str("TRADE_LABS_MAX_ORDER_NOTIONAL", "10000"),
+    "max_gross_exposure": env_str("TRADE_LABS_MAX_GROSS_EXPOSURE", "50000"),
+    "daily_loss_limit": env_str("TRADE_LABS_DAILY_LOSS_LIMIT", "1000"),
+}
+
+# A run that stops renewing its lease for this long is treated as dead (crashed process).
+TRADE_LABS_RUN_LEASE_SECONDS = env_int("TRADE_LABS_RUN_LEASE_SECONDS", 300)
+TRADE_LABS_STARTING_EQUITY = env_decimal("TRADE_LABS_STARTING_EQUITY", "100000")
+
+# ---------------------------------------------------------------------------
+# Logging: JSON lines to a file, readable lines on the console, both through structlog.
+# ---------------------------------------------------------------------------
+TRADE_LABS_LOG_FILE = env_str("TRADE_LABS_LOG_FILE", str(DATA_DIR / "logs" / "tradelabs.jsonl"))
+TRADE_LABS_LOG_LEVEL = env_str("TRADE_LABS_LOG_LEVEL", "INFO")
+LOGGING_CONFIG = None  # configured in TradingConfig.ready() by tradelabs_site.logging
+
+# ---------------------------------------------------------------------------
+# Django REST framework
+# ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Trade Labs API",
+    "DESCRIPTION": "Read-only exports of the Trade Labs book of record; staff may annotate trades.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# ---------------------------------------------------------------------------
+# django-q2: ORM broker on the same database by default; Redis when REDIS_URL is set.
+# ---------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+Q_CLUSTER = {
+    "name": "tradelabs",
+    "workers": env_int("TRADE_LABS_Q_WORKERS", 2),
+    # A job that runs longer than `timeout` is killed; `retry` must exceed it so a slow job
+    # is never handed to a second worker while the first still runs.
+    "timeout": env_int("TRADE_LABS_Q_TIMEOUT", 600),
+    "retry": env_int("TRADE_LABS_Q_RETRY", 900),
+    "max_attempts": 1,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 1000,
+    "label": "Django Q2",
+    "orm": "default",
+}
+if REDIS_URL:
+    Q_CLUSTER.pop("orm")
+    Q_CLUSTER["redis"] = REDIS_URL
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -1,0 +1,57 @@
+"""Broker backends by alias, the way Django resolves caches and storages.
+
+    from trading.brokers import brokers
+    with brokers.create("default") as broker:
+        broker.scan(...)
+
+`settings.BROKERS = {"alias": {"BACKEND": "dotted.path.Class", "OPTIONS": {...}}}`.
+A new broker is one module with one `BaseBroker` subclass and one settings entry.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.functional import cached_property
+from django.utils.module_loading import import_string
+
+from .base import BaseBroker
+
+
+class InvalidBrokerError(ImproperlyConfigured):
+    """A broker alias is unknown or its BACKEND cannot be imported."""
+
+
+class BrokerHandler:
+    @cached_property
+    def settings(self) -> dict:
+        return settings.BROKERS
+
+    def backend_class(self, alias: str) -> type[BaseBroker]:
+        try:
+            config = self.settings[alias]
+        except KeyError:
+            raise InvalidBrokerError(
+                f"Could not find broker alias {alias!r} in settings.BROKERS (have: {', '.join(self.settings)})."
+            ) from None
+        path = config.get("BACKEND", "")
+        try:
+            backend = import_string(path)
+        except ImportError as exc:
+            raise InvalidBrokerError(f"Could not import broker backend {path!r} for alias {alias!r}: {exc}") from exc
+        if not (isinstance(backend, type) and issubclass(backend, BaseBroker)):
+            raise InvalidBrokerError(f"Broker backend {path!r} for alias {alias!r} is not a BaseBroker subclass.")
+        return backend
+
+    def create(self, alias: str = "default") -> BaseBroker:
+        """A new, unconnected broker instance: connections belong to one job, never shared."""
+        options = dict(self.settings[alias].get("OPTIONS", {})) if alias in self.settings else {}
+        return self.backend_class(alias)(alias, **options)
+
+    def name_of(self, alias: str) -> str:
+        return self.backend_class(alias).name
+
+    def reset(self) -> None:
+        """Forget cached settings (tests that override BROKERS)."""
+        self.__dict__.pop("settings", None)
+
+
+brokers = BrokerHandler()

@@ -1,0 +1,181 @@
+"""SIM: the embedded default broker. A deterministic simulated market and paper broker in this
+process and database; no network, no account. It is to brokers what locmem is to email.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+from trading import sessions
+from trading.brokers.base import (
+    AccountInfo,
+    BaseBroker,
+    BracketRequest,
+    BracketResult,
+    BrokerPosition,
+    Execution,
+    OrderState,
+    Quote,
+    ScanResult,
+)
+
+SCAN_CODES = ("TOP_PERC_GAIN", "MOST_ACTIVE", "TOP_PERC_LOSE")
+
+_SIM_TO_BOOK_STATUS = {"working": "working", "filled": "filled", "cancelled": "cancelled", "rejected": "rejected"}
+
+
+class SimBroker(BaseBroker):
+    """Options: seed, universe_size, account, starting_cash, slippage_bps."""
+
+    name = "sim"
+    sends_real_orders = False
+
+    def __init__(self, alias="default", **options):
+        super().__init__(alias, **options)
+        self.seed = int(options.get("seed", 20240101))
+        self.universe_size = int(options.get("universe_size", 500))
+        self.account_id = options.get("account", "SIM-PAPER-1")
+        self.starting_cash = Decimal(str(options.get("starting_cash", "100000")))
+        self.slippage_bps = Decimal(str(options.get("slippage_bps", "2")))
+        self._market = None
+        self._account = None
+
+    # -- lifecycle ------------------------------------------------------------------
+    def connect(self) -> None:
+        from trading.sim.engine import sim_account_get
+        from trading.sim.market import market_for
+
+        self._market = market_for(seed=self.seed, universe_size=self.universe_size)
+        self._account = sim_account_get(account_id=self.account_id, starting_cash=self.starting_cash)
+
+    @property
+    def market(self):
+        if self._market is None:
+            self.connect()
+        return self._market
+
+    @property
+    def sim_account(self):
+        if self._account is None:
+            self.connect()
+        self._account.refresh_from_db()
+        return self._account
+
+    # -- clock and market data ----------------------------------------------------------
+    def market_moment(self, requested: datetime | None, now: datetime) -> tuple[datetime, str]:
+        label_source = f"SIM {self.market.label()}"
+        if requested is None:
+            moment, why = sessions.latest_market_moment(now)
+            return moment, f"{why}; {label_source}"
+        if sessions.is_open(requested):
+            local = sessions.to_new_york(requested)
+            return requested, f"requested moment {local:%Y-%m-%d %H:%M} New York; {label_source}"
+        moment, why = sessions.latest_market_moment(requested)
+        return moment, f"requested moment is outside NYSE hours; {why}; {label_source}"
+
+    def scan(self, *, at, scan_code, above_price, above_volume, max_results, spy_only=False) -> list[ScanResult]:
+        if scan_code not in SCAN_CODES:
+            raise ValueError(f"unknown scan code {scan_code!r}; SIM knows {', '.join(SCAN_CODES)}")
+        if spy_only:
+            return [ScanResult(symbol="SPY", rank=1)] if "SPY" in self.market else []
+        current = sessions.session_at_or_before(at)
+        rows = []
+        for symbol in self.market.symbols:
+            path = self.market.day_path(symbol, current.day)
+            if path is None:
+                continue
+            index = path.index_at(at)
+            price = float(path.mid[index])
+            volume = float(path.cumulative_volume[index])
+            if price <= float(above_price) or volume <= above_volume:
+                continue
+            change = price / path.prev_close - 1.0
+            key = {"TOP_PERC_GAIN": -change, "TOP_PERC_LOSE": change, "MOST_ACTIVE": -volume}[scan_code]
+            rows.append((key, symbol))
+        rows.sort()
+        return [ScanResult(symbol=symbol, rank=rank) for rank, (_, symbol) in enumerate(rows[:max_results], start=1)]
+
+    def quotes(self, symbols: list[str], *, at: datetime) -> dict[str, Quote]:
+        return {symbol: self.market.quote(symbol, at) for symbol in symbols}
+
+    # -- execution ------------------------------------------------------------------------
+    def account(self) -> AccountInfo:
+        account = self.sim_account
+        return AccountInfo(account_id=account.account_id, is_paper=True, cash=account.cash)
+
+    def place_bracket(self, bracket: BracketRequest, *, at: datetime) -> BracketResult:
+        from trading.sim.engine import sim_place_bracket
+
+        orders = sim_place_bracket(
+            account=self.sim_account, bracket=bracket, at=at, market=self.market, slippage_bps=self.slippage_bps
+        )
+        return BracketResult(
+            orders=[self._state(order) for order in orders],
+            executions=[self._execution(e) for order in orders for e in order.executions.all()],
+        )
+
+    def cancel_order(self, order_ref: str) -> None:
+        from trading.sim.engine import sim_cancel
+
+        sim_cancel(account=self.sim_account, order_ref=order_ref)
+
+    def open_orders(self) -> list[OrderState]:
+        from trading.sim.models import SimOrder
+
+        working = SimOrder.objects.filter(account=self.sim_account, status=SimOrder.Status.WORKING)
+        return [self._state(order) for order in working.order_by("id")]
+
+    def find_orders(self, order_refs: list[str]) -> list[OrderState]:
+        from trading.sim.models import SimOrder
+
+        found = SimOrder.objects.filter(account=self.sim_account, order_ref__in=order_refs)
+        return [self._state(order) for order in found.order_by("id")]
+
+    def executions(self, since: datetime | None = None) -> list[Execution]:
+        from trading.sim.models import SimExecution
+
+        rows = SimExecution.objects.filter(account=self.sim_account).select_related("order")
+        if since is not None:
+            rows = rows.filter(executed_at__gte=since)
+        return [self._execution(e) for e in rows.order_by("executed_at", "id")]
+
+    def positions(self) -> list[BrokerPosition]:
+        from trading.sim.models import SimPosition
+
+        held = SimPosition.objects.filter(account=self.sim_account).exclude(quantity=0).order_by("symbol")
+        return [BrokerPosition(symbol=p.symbol, quantity=p.quantity, average_cost=p.average_cost) for p in held]
+
+    def advance_to(self, at: datetime) -> None:
+        from trading.sim.engine import sim_advance
+
+        sim_advance(account=self.sim_account, at=at, market=self.market, slippage_bps=self.slippage_bps)
+
+    # -- translation ------------------------------------------------------------------------
+    @staticmethod
+    def _state(order) -> OrderState:
+        return OrderState(
+            order_ref=order.order_ref,
+            broker_order_id=str(order.pk),
+            symbol=order.symbol,
+            side=order.side,
+            order_type=order.order_type,
+            quantity=order.quantity,
+            status=_SIM_TO_BOOK_STATUS[order.status],
+            filled_quantity=order.filled_quantity,
+            limit_price=order.limit_price,
+            stop_price=order.stop_price,
+            message=order.reason,
+        )
+
+    @staticmethod
+    def _execution(execution) -> Execution:
+        return Execution(
+            exec_id=execution.exec_id,
+            order_ref=execution.order.order_ref,
+            broker_order_id=str(execution.order_id),
+            symbol=execution.symbol,
+            side=execution.side,
+            quantity=execution.quantity,
+            price=execution.price,
+            commission=execution.commission,
+            time=execution.executed_at,
+        )

@@ -1,0 +1,35 @@
+"""python manage.py mark [--at ISO-TIME] [--backend ALIAS] [--json]"""
+
+import json
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from trading.cli import ny, parse_moment
+from trading.services.marking import book_mark
+
+
+class Command(BaseCommand):
+    help = "Advance the broker to a moment: work stops and targets, record fills, mark positions."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--at", help="Market moment (ISO time; without offset read as New York time).")
+        parser.add_argument("--backend", choices=[a for a in settings.BROKERS if a != "default"])
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **options):
+        result = book_mark(alias=options["backend"] or "default", at=parse_moment(options["at"]))
+        if options["json"]:
+            payload = {
+                "moment": result.moment.isoformat(),
+                "label": result.label,
+                "new_fills": result.new_fills,
+                "closed_trades": result.closed_trades,
+                "marked": result.marked,
+            }
+            self.stdout.write(json.dumps(payload, indent=2))
+            return
+        self.stdout.write(f"Marked at {ny(result.moment)} ({result.label})")
+        self.stdout.write(
+            f"New fills: {result.new_fills}; trades closed: {len(result.closed_trades)}; positions marked: {len(result.marked)}"
+        )

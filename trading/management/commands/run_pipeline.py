@@ -1,0 +1,110 @@
+"""python manage.py run_pipeline [--backend sim|ib] [--top N] [--spy-only] [--at ISO-TIME] [--json]"""
+
+import json
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from trading.brokers.base import SafetyError
+from trading.cli import ny, parse_moment, table
+from trading.models import PipelineRun
+from trading.selectors import run_summary
+from trading.services.pipeline import AlreadyRunning, RunOptions, pipeline_run
+
+
+class Command(BaseCommand):
+    help = "Scan the market, score the candidates and execute the top N as bracket orders."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--backend",
+            choices=[a for a in settings.BROKERS if a != "default"],
+            help="Broker alias (default: TRADE_LABS_EXECUTION_BACKEND).",
+        )
+        parser.add_argument("--top", type=int, help="How many candidates to execute (default from settings).")
+        parser.add_argument("--spy-only", action="store_true", help="Scan a one-symbol universe: SPY.")
+        parser.add_argument("--at", help="Market moment (ISO time; without offset read as New York time).")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
+
+    def handle(self, *args, **options):
+        if options["top"] is not None and options["top"] < 1:
+            raise CommandError("--top must be at least 1")
+        run_options = RunOptions(
+            alias=options["backend"] or "default",
+            top_n=options["top"],
+            spy_only=options["spy_only"],
+            at=parse_moment(options["at"]),
+            trigger=PipelineRun.Trigger.MANUAL,
+        )
+        try:
+            run = pipeline_run(run_options)
+        except SafetyError as exc:
+            raise CommandError(f"refused: {exc}") from None
+        except AlreadyRunning as exc:
+            raise CommandError(str(exc)) from None
+        summary = run_summary(run)
+        if options["json"]:
+            self.stdout.write(json.dumps(summary, indent=2))
+        else:
+            self.stdout.write(self._render(run, summary))
+        if run.status == PipelineRun.Status.FAILED:
+            raise CommandError(f"run {run.short_id} failed: {run.error}")
+
+    def _render(self, run: PipelineRun, summary: dict) -> str:
+        counts = summary["counts"]
+        lines = [
+            f"Run {summary['run_id']}  status={run.status}  backend={run.backend}  mode={run.mode}  "
+            f"armed={'yes' if run.armed else 'no'}{'  DRY RUN' if run.dry_run else ''}",
+            f"Market moment: {ny(run.market_time)}  ({run.market_time_label})",
+            f"Scanned {counts['scanned']}  scored {counts['scored']}  rejected {counts['rejected']}  executed {counts['executed']}",
+        ]
+        top = run.candidates.exclude(score=None).order_by("-score", "scanner_rank")[:10]
+        if top:
+            lines += [
+                "",
+                "Top candidates:",
+                table(
+                    ["symbol", "rank", "bid", "ask", "score", "price", "spread", "rank pts", "status", "reason"],
+                    [
+                        [
+                            c.symbol,
+                            c.scanner_rank,
+                            c.bid,
+                            c.ask,
+                            c.score,
+                            c.score_price,
+                            c.score_spread,
+                            c.score_rank,
+                            c.status,
+                            c.reason,
+                        ]
+                        for c in top
+                    ],
+                ),
+            ]
+        if summary["orders"]:
+            lines += [
+                "",
+                "Brackets:",
+                table(
+                    ["symbol", "side", "qty", "entry", "stop", "target", "trade", "entry order"],
+                    [
+                        [
+                            o["symbol"],
+                            o["side"],
+                            o["qty"],
+                            o["entry"],
+                            o["stop"],
+                            o["target"],
+                            o["status"],
+                            o["order_status"],
+                        ]
+                        for o in summary["orders"]
+                    ],
+                ),
+            ]
+        else:
+            lines += ["", "No orders placed."]
+        if run.error:
+            lines += ["", f"Problems: {run.error}"]
+        return "\n".join(lines) + "\n"

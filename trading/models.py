@@ -1,0 +1,304 @@
+"""The book of record: what Trade Labs decided, sent, and holds.
+
+Broker facts (what a broker says it holds) live with each backend; the SIM broker's in
+`trading.sim.models`. Reconciliation compares the two.
+"""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from trading.money import MoneyField, PriceField
+
+
+class Side(models.TextChoices):
+    BUY = "BUY", "Buy"
+    SELL = "SELL", "Sell"
+
+
+class PipelineRun(models.Model):
+    """One pass of scan → score → execute, with what it was asked to do and what came of it."""
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        SCHEDULE = "schedule", "Schedule"
+        API = "api", "API"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Partial"
+        FAILED = "failed", "Failed"
+
+    run_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    backend = models.CharField(max_length=32)
+    mode = models.CharField(max_length=16, default="PAPER")
+    armed = models.BooleanField(default=False, help_text="TRADE_LABS_ARMED at the time of the run.")
+    dry_run = models.BooleanField(
+        default=False, help_text="Orders were filled locally; nothing was sent to the broker."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="A running run that passes this without renewing is treated as dead."
+    )
+    market_time = models.DateTimeField(null=True, blank=True, help_text="The market moment the run traded at.")
+    market_time_label = models.CharField(max_length=200, blank=True)
+    scanned_count = models.PositiveIntegerField(default=0)
+    scored_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    executed_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            # Two pipelines trading the same backend at once could both pass the risk gate.
+            models.UniqueConstraint(
+                fields=["backend"], condition=Q(status="running"), name="one_running_run_per_backend"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {str(self.run_id)[:8]} ({self.backend}, {self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:trading_pipelinerun_change", args=[self.pk])
+
+    @property
+    def short_id(self) -> str:
+        return str(self.run_id)[:8]
+
+
+class Candidate(models.Model):
+    """A symbol the scanner offered in a run, its quote at scan time, its score and the decision."""
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted (scored, not traded)"
+        REJECTED = "rejected", "Rejected (bad quote)"
+        SKIPPED = "skipped", "Skipped (risk gate)"
+        EXECUTED = "executed", "Executed"
+        FAILED = "failed", "Failed (order error)"
+
+    run = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="candidates")
+    symbol = models.CharField(max_length=16, db_index=True)
+    scanner_rank = models.PositiveIntegerField()
+    bid = PriceField(null=True, blank=True)
+    ask = PriceField(null=True, blank=True)
+    last = PriceField(null=True, blank=True)
+    prev_close = PriceField(null=True, blank=True)
+    volume = models.BigIntegerField(null=True, blank=True)
+    quote_time = models.DateTimeField(null=True, blank=True)
+    score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    score_price = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    score_spread = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    score_rank = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["run", "scanner_rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "symbol"], name="one_candidate_per_symbol_per_run"),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | (Q(score__gte=0) & Q(score__lte=100)),
+                name="candidate_score_0_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} #{self.scanner_rank} ({self.status})"
+
+
+class Trade(models.Model):
+    """One round trip: entry, protective stop and target, exit, and the P&L net of commissions."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+        CANCELLED = "cancelled", "Cancelled"
+        REJECTED = "rejected", "Rejected"
+
+    class ExitReason(models.TextChoices):
+        STOP = "stop", "Stop"
+        TARGET = "target", "Target"
+        MANUAL = "manual", "Manual"
+        END_OF_DAY = "eod", "End of day"
+
+    class ReviewStatus(models.TextChoices):
+        UNREVIEWED = "unreviewed", "Unreviewed"
+        REVIEWED = "reviewed", "Reviewed"
+        FLAGGED = "flagged", "Flagged"
+
+    run = models.ForeignKey(PipelineRun, on_delete=models.PROTECT, related_name="trades", null=True, blank=True)
+    candidate = models.OneToOneField(Candidate, on_delete=models.PROTECT, related_name="trade", null=True, blank=True)
+    backend = models.CharField(max_length=32)
+    dry_run = models.BooleanField(default=False)
+    symbol = models.CharField(max_length=16)
+    side = models.CharField(max_length=4, choices=Side.choices, default=Side.BUY, help_text="Side of the entry.")
+    quantity = models.PositiveIntegerField()
+    entry_price = PriceField(null=True, blank=True)
+    entry_time = models.DateTimeField(null=True, blank=True)
+    stop_price = PriceField(null=True, blank=True)
+    target_price = PriceField(null=True, blank=True)
+    exit_price = PriceField(null=True, blank=True)
+    exit_time = models.DateTimeField(null=True, blank=True)
+    exit_reason = models.CharField(max_length=8, choices=ExitReason.choices, blank=True)
+    commission = MoneyField(default=0)
+    realized_pnl = MoneyField(null=True, blank=True, help_text="Net of commissions; set when closed.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status_reason = models.CharField(max_length=300, blank=True)
+    notes = models.TextField(blank=True)
+    tags = models.CharField(max_length=200, blank=True, help_text="Comma-separated.")
+    review_status = models.CharField(max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.UNREVIEWED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Never two live round trips in one symbol: the executor skips, this makes it impossible.
+            models.UniqueConstraint(
+                fields=["symbol"],
+                condition=Q(status__in=["pending", "open"], dry_run=False),
+                name="one_live_trade_per_symbol",
+            ),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="trade_quantity_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "exit_time"], name="trade_status_exit_idx"),
+            models.Index(fields=["exit_time"], name="trade_exit_time_idx"),
+            models.Index(fields=["symbol", "status"], name="trade_symbol_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} {self.symbol} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:trading_trade_change", args=[self.pk])
+
+    @property
+    def direction(self) -> int:
+        return 1 if self.side == Side.BUY else -1
+
+
+class Order(models.Model):
+    """An order we intended or sent. The intent is stored before anything leaves, keyed by
+    `client_order_ref`, the idempotency key the broker sees as orderRef."""
+
+    class Leg(models.TextChoices):
+        ENTRY = "entry", "Entry"
+        STOP = "stop", "Stop"
+        TARGET = "target", "Target"
+        EXIT = "exit", "Exit"
+
+    class Type(models.TextChoices):
+        MARKET = "MKT", "Market"
+        LIMIT = "LMT", "Limit"
+        STOP = "STP", "Stop"
+
+    class Status(models.TextChoices):
+        INTENT = "intent", "Intent recorded (not yet acknowledged)"
+        SUBMITTED = "submitted", "Submitted"
+        WORKING = "working", "Working"
+        PARTIALLY_FILLED = "partial", "Partially filled"
+        FILLED = "filled", "Filled"
+        CANCELLED = "cancelled", "Cancelled"
+        REJECTED = "rejected", "Rejected"
+        NOT_SENT = "not_sent", "Not sent"
+        ERROR = "error", "Error"
+
+    OPEN_STATUSES = (Status.INTENT, Status.SUBMITTED, Status.WORKING, Status.PARTIALLY_FILLED)
+
+    run = models.ForeignKey(PipelineRun, on_delete=models.PROTECT, related_name="orders", null=True, blank=True)
+    trade = models.ForeignKey(Trade, on_delete=models.PROTECT, related_name="orders", null=True, blank=True)
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, related_name="children", null=True, blank=True)
+    client_order_ref = models.CharField(max_length=64, unique=True, help_text="Idempotency key (IB orderRef).")
+    broker_order_id = models.CharField(max_length=64, blank=True, db_index=True)
+    backend = models.CharField(max_length=32)
+    dry_run = models.BooleanField(default=False)
+    symbol = models.CharField(max_length=16, db_index=True)
+    leg = models.CharField(max_length=8, choices=Leg.choices)
+    order_type = models.CharField(max_length=3, choices=Type.choices)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    quantity = models.PositiveIntegerField()
+    limit_price = PriceField(null=True, blank=True)
+    stop_price = PriceField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INTENT)
+    filled_quantity = models.PositiveIntegerField(default=0)
+    average_fill_price = PriceField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_quantity_positive"),
+            models.CheckConstraint(condition=Q(filled_quantity__lte=models.F("quantity")), name="order_not_overfilled"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_order_ref} {self.side} {self.quantity} {self.symbol} {self.order_type} ({self.status})"
+
+
+class OrderEvent(models.Model):
+    """One status change of an order, as we saw it: the order's history."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=16, choices=Order.Status.choices)
+    message = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order.client_order_ref} → {self.status}"
+
+
+class Fill(models.Model):
+    """An execution reported by the broker against one of our orders; `exec_id` makes it count once."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
+    exec_id = models.CharField(max_length=64, unique=True)
+    symbol = models.CharField(max_length=16)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    quantity = models.PositiveIntegerField()
+    price = PriceField()
+    commission = MoneyField(default=0)
+    filled_at = models.DateTimeField(db_index=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["filled_at", "id"]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="fill_quantity_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} {self.symbol} @ {self.price}"
+
+
+class Position(models.Model):
+    """Our book's position per symbol, moved by fills in the same transaction that records them."""
+
+    symbol = models.CharField(max_length=16, unique=True)
+    quantity = models.IntegerField(default=0, help_text="Positive long, negative short.")
+    average_cost = PriceField(default=0)
+    protective_stop = PriceField(null=True, blank=True)
+    mark_price = PriceField(null=True, blank=True)
+    marked_at = models.DateTimeField(null=True, blank=True)
+    unrealized_pnl = MoneyField(default=0)
+    realized_pnl = MoneyField(default=0, help_text="Net of commissions, all time.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["symbol"]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.quantity} @ {self.average_cost}"

@@ -1,0 +1,1 @@
+"""Trading business logic. Interfaces (commands, admin, API, tasks) call these functions."""

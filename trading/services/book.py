@@ -1,0 +1,253 @@
+"""Keeping the book of record: order intents, broker order states, fills, trades, positions.
+
+Every function that writes is atomic, and every fill is keyed by the broker's exec_id,
+so replaying the same broker report any number of times changes nothing after the first.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+import structlog
+from django.db import IntegrityError, transaction
+
+from trading.brokers.base import BracketRequest, Execution, OrderState
+from trading.models import Candidate, Fill, Order, OrderEvent, PipelineRun, Position, Side, Trade
+from trading.money import ZERO, to_money, to_price
+
+log = structlog.get_logger(__name__)
+
+EXIT_LEGS = {
+    Order.Leg.STOP: Trade.ExitReason.STOP,
+    Order.Leg.TARGET: Trade.ExitReason.TARGET,
+    Order.Leg.EXIT: Trade.ExitReason.MANUAL,
+}
+
+
+def order_ref_for(*, run: PipelineRun, symbol: str, leg: str) -> str:
+    """The idempotency key: the same run, symbol and leg always give the same ref."""
+    return f"TL-{run.run_id.hex[:16]}-{symbol}-{leg}"
+
+
+def _event(order: Order, status: str, message: str = "") -> None:
+    OrderEvent.objects.create(order=order, status=status, message=message[:300])
+
+
+@transaction.atomic
+def trade_record_intent(
+    *, run: PipelineRun, candidate: Candidate | None, bracket: BracketRequest, backend: str, dry_run: bool
+) -> Trade:
+    """Store the trade and its three orders as intents: this commits before anything is sent."""
+    entry = bracket.entry
+    trade = Trade.objects.create(
+        run=run,
+        candidate=candidate,
+        backend=backend,
+        dry_run=dry_run,
+        symbol=entry.symbol,
+        side=entry.side,
+        quantity=entry.quantity,
+        stop_price=bracket.stop.stop_price,
+        target_price=bracket.target.limit_price,
+        status=Trade.Status.PENDING,
+    )
+    parent = None
+    for request in bracket.legs:
+        order = Order.objects.create(
+            run=run,
+            trade=trade,
+            parent=parent,
+            client_order_ref=request.order_ref,
+            backend=backend,
+            dry_run=dry_run,
+            symbol=request.symbol,
+            leg=request.leg,
+            order_type=request.order_type,
+            side=request.side,
+            quantity=request.quantity,
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+        )
+        _event(order, Order.Status.INTENT, "intent recorded before sending")
+        parent = parent or order
+    return trade
+
+
+def _status_rank(status: str) -> int:
+    """Order statuses only move forward; a late 'submitted' never undoes a 'filled'."""
+    order = [
+        Order.Status.INTENT,
+        Order.Status.SUBMITTED,
+        Order.Status.WORKING,
+        Order.Status.PARTIALLY_FILLED,
+    ]
+    return order.index(status) if status in order else 10
+
+
+@transaction.atomic
+def order_apply_state(*, state: OrderState) -> Order | None:
+    """Record what the broker says about one of our orders (by ref). Unknown refs are ignored here;
+    reconciliation reports them."""
+    order = Order.objects.select_for_update().filter(client_order_ref=state.order_ref).first()
+    if order is None:
+        return None
+    changed = []
+    if state.broker_order_id and order.broker_order_id != state.broker_order_id:
+        order.broker_order_id = state.broker_order_id
+        changed.append("broker_order_id")
+    # Fills move filled quantities (fill_record); the state may only advance the status.
+    new_status = state.status
+    if (
+        new_status in (Order.Status.FILLED, Order.Status.PARTIALLY_FILLED)
+        and order.filled_quantity < state.filled_quantity
+    ):
+        new_status = (
+            order.status if order.status not in (Order.Status.INTENT, Order.Status.SUBMITTED) else Order.Status.WORKING
+        )
+    if new_status != order.status and _status_rank(new_status) > _status_rank(order.status):
+        order.status = new_status
+        order.error = state.message[:300] if new_status in (Order.Status.REJECTED, Order.Status.ERROR) else order.error
+        changed += ["status", "error"]
+        _event(order, new_status, state.message)
+    if changed:
+        order.save(update_fields=[*changed, "updated_at"])
+        _settle_trade_after_order_change(order)
+    return order
+
+
+def _settle_trade_after_order_change(order: Order) -> None:
+    """A rejected or cancelled unfilled entry ends the trade and releases its children."""
+    trade = order.trade
+    if trade is None or order.leg != Order.Leg.ENTRY or order.filled_quantity > 0:
+        return
+    if order.status in (Order.Status.REJECTED, Order.Status.CANCELLED, Order.Status.NOT_SENT, Order.Status.ERROR):
+        trade.status = Trade.Status.REJECTED if order.status == Order.Status.REJECTED else Trade.Status.CANCELLED
+        trade.status_reason = order.error or f"entry {order.get_status_display().lower()}"
+        trade.save(update_fields=["status", "status_reason", "updated_at"])
+        for child in order.children.filter(status__in=Order.OPEN_STATUSES):
+            child.status = Order.Status.CANCELLED
+            child.save(update_fields=["status", "updated_at"])
+            _event(child, Order.Status.CANCELLED, "parent entry did not fill")
+
+
+def order_mark(*, order: Order, status: str, message: str = "") -> None:
+    with transaction.atomic():
+        order.status = status
+        order.error = message[:300]
+        order.save(update_fields=["status", "error", "updated_at"])
+        _event(order, status, message)
+        _settle_trade_after_order_change(order)
+
+
+@transaction.atomic
+def fill_record(*, execution: Execution) -> Fill | None:
+    """Record one execution against our order, its trade and our position, exactly once."""
+    order = (
+        Order.objects.select_for_update().filter(client_order_ref=execution.order_ref).select_related("trade").first()
+    )
+    if order is None or Fill.objects.filter(exec_id=execution.exec_id).exists():
+        return None
+    quantity = min(execution.quantity, order.quantity - order.filled_quantity)
+    if quantity <= 0:
+        log.warning("fill_beyond_order_quantity", exec_id=execution.exec_id, order_ref=order.client_order_ref)
+        return None
+    try:
+        with transaction.atomic():
+            fill = Fill.objects.create(
+                order=order,
+                exec_id=execution.exec_id,
+                symbol=execution.symbol,
+                side=execution.side,
+                quantity=quantity,
+                price=to_price(execution.price),
+                commission=to_money(execution.commission),
+                filled_at=execution.time,
+            )
+    except IntegrityError:
+        return None  # a concurrent worker recorded it first
+    previous_value = (order.average_fill_price or ZERO) * order.filled_quantity
+    order.filled_quantity += quantity
+    order.average_fill_price = to_price((previous_value + fill.price * quantity) / order.filled_quantity)
+    order.status = Order.Status.FILLED if order.filled_quantity == order.quantity else Order.Status.PARTIALLY_FILLED
+    order.save(update_fields=["filled_quantity", "average_fill_price", "status", "updated_at"])
+    _event(order, order.status, f"fill {quantity} @ {fill.price} ({execution.exec_id})")
+    if order.trade_id:
+        _trade_apply_fill(order.trade, order, fill)
+    if not order.dry_run:
+        position_apply_fill(
+            fill=fill, protective_stop=order.trade.stop_price if order.trade_id else None, leg=order.leg
+        )
+    log.info(
+        "fill_recorded", symbol=fill.symbol, side=fill.side, qty=quantity, price=str(fill.price), exec_id=fill.exec_id
+    )
+    return fill
+
+
+def _trade_apply_fill(trade: Trade, order: Order, fill: Fill) -> None:
+    trade = Trade.objects.select_for_update().get(pk=trade.pk)
+    trade.commission = to_money(trade.commission + fill.commission)
+    if order.leg == Order.Leg.ENTRY:
+        trade.entry_price = order.average_fill_price
+        trade.entry_time = trade.entry_time or fill.filled_at
+        if trade.status == Trade.Status.PENDING:
+            trade.status = Trade.Status.OPEN
+    else:
+        _trade_maybe_close(trade, exit_leg=order.leg, fill=fill)
+    trade.save()
+
+
+def _trade_maybe_close(trade: Trade, *, exit_leg: str, fill: Fill) -> None:
+    entry_filled = trade.orders.filter(leg=Order.Leg.ENTRY).values_list("filled_quantity", flat=True).first() or 0
+    exits = Fill.objects.filter(order__trade=trade).exclude(order__leg=Order.Leg.ENTRY)
+    exit_quantity = sum(f.quantity for f in exits)
+    if entry_filled == 0 or exit_quantity < entry_filled:
+        return
+    exit_value = sum(f.price * f.quantity for f in exits)
+    trade.exit_price = to_price(exit_value / exit_quantity)
+    trade.exit_time = fill.filled_at
+    trade.exit_reason = EXIT_LEGS.get(exit_leg, Trade.ExitReason.MANUAL)
+    gross = (trade.exit_price - trade.entry_price) * entry_filled * trade.direction
+    trade.realized_pnl = to_money(gross - trade.commission)
+    trade.status = Trade.Status.CLOSED
+
+
+def position_apply_fill(*, fill: Fill, protective_stop: Decimal | None, leg: str) -> Position:
+    """Move our position by one fill (average cost, realized P&L net of its commission)."""
+    Position.objects.get_or_create(symbol=fill.symbol)
+    position = Position.objects.select_for_update().get(symbol=fill.symbol)
+    signed = fill.quantity if fill.side == Side.BUY else -fill.quantity
+    old = position.quantity
+    new = old + signed
+    realized = -fill.commission
+    if old == 0 or (old > 0) == (signed > 0):
+        position.average_cost = to_price((abs(old) * position.average_cost + fill.quantity * fill.price) / abs(new))
+    else:
+        closed = min(abs(signed), abs(old))
+        realized += (fill.price - position.average_cost) * closed * (1 if old > 0 else -1)
+        if new == 0:
+            position.average_cost = ZERO
+        elif (new > 0) != (old > 0):
+            position.average_cost = fill.price
+    position.quantity = new
+    position.realized_pnl = to_money(position.realized_pnl + realized)
+    if leg == Order.Leg.ENTRY and protective_stop is not None:
+        position.protective_stop = protective_stop
+    if new == 0:
+        position.protective_stop = None
+        position.unrealized_pnl = ZERO
+    elif position.mark_price is not None:
+        position.unrealized_pnl = to_money((position.mark_price - position.average_cost) * new)
+    position.save()
+    return position
+
+
+@transaction.atomic
+def position_mark(*, symbol: str, price: Decimal, at: datetime) -> Position | None:
+    """Mark our position at `price` (Decimal arithmetic here, not in SQL: SQLite would use floats)."""
+    position = Position.objects.select_for_update().filter(symbol=symbol).first()
+    if position is None:
+        return None
+    position.mark_price = to_price(price)
+    position.marked_at = at
+    position.unrealized_pnl = to_money((position.mark_price - position.average_cost) * position.quantity)
+    position.save(update_fields=["mark_price", "marked_at", "unrealized_pnl", "updated_at"])
+    return position

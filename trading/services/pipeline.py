@@ -1,0 +1,417 @@
+"""scan → score → execute: one pipeline run, recorded from start to finish.
+
+The run row is committed first (so a crash leaves a trace), every order intent is
+committed before it is sent, and every outcome is stored on the run, the candidate or
+the order where a person will see it.
+"""
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import structlog
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from trading.brokers import brokers
+from trading.brokers.base import (
+    BaseBroker,
+    BracketRequest,
+    BrokerError,
+    Execution,
+    OrderRequest,
+    SafetyError,
+)
+from trading.commissions import commission_for
+from trading.models import Candidate, Order, PipelineRun, Trade
+from trading.scoring import Rejection, ScoringConfig, score_quote
+
+from .book import fill_record, order_apply_state, order_mark, order_ref_for, trade_record_intent
+from .risk import RiskBook, RiskConfig, plan_long_entry
+from .sync import book_apply_executions, book_sync, orders_recover
+
+log = structlog.get_logger(__name__)
+
+
+class AlreadyRunning(Exception):
+    """Another pipeline run holds the slot for this backend."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    alias: str = "default"
+    top_n: int | None = None
+    spy_only: bool = False
+    at: datetime | None = None
+    trigger: str = PipelineRun.Trigger.MANUAL
+
+
+def ensure_paper_mode() -> None:
+    mode = str(settings.TRADE_LABS_MODE).strip().upper()
+    if mode != "PAPER":
+        raise SafetyError(
+            f"TRADE_LABS_MODE={settings.TRADE_LABS_MODE!r} refused: Trade Labs trades paper accounts only "
+            "(set TRADE_LABS_MODE=PAPER)."
+        )
+
+
+def _worker() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _process_is_gone(worker: dict) -> bool:
+    """True only when we can be sure: same host, and no process with that pid."""
+    if not worker or worker.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(worker["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError, KeyError, TypeError):
+        return False
+    return False
+
+
+def run_start(*, backend: str, armed: bool, trigger: str, parameters: dict) -> PipelineRun:
+    """Claim the backend's single running slot, retiring a run whose process has died."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.TRADE_LABS_RUN_LEASE_SECONDS)
+    try:
+        with transaction.atomic():
+            for running in PipelineRun.objects.select_for_update().filter(
+                backend=backend, status=PipelineRun.Status.RUNNING
+            ):
+                dead = _process_is_gone(running.parameters.get("worker", {}))
+                expired = running.lease_expires_at is not None and running.lease_expires_at < now
+                if not (dead or expired):
+                    raise AlreadyRunning(
+                        f"already running: run {running.short_id} on {backend} started "
+                        f"{timezone.localtime(running.started_at):%Y-%m-%d %H:%M:%S %Z}; try again when it finishes"
+                    )
+                running.status = PipelineRun.Status.FAILED
+                running.finished_at = now
+                running.error = (
+                    "abandoned: its process stopped before finishing; its orders are recovered by the next run"
+                )
+                running.save(update_fields=["status", "finished_at", "error"])
+            return PipelineRun.objects.create(
+                backend=backend,
+                armed=armed,
+                trigger=trigger,
+                mode=str(settings.TRADE_LABS_MODE).upper(),
+                lease_expires_at=now + lease,
+                parameters={**parameters, "worker": _worker()},
+            )
+    except IntegrityError:
+        raise AlreadyRunning(f"already running: another run on {backend} claimed the slot first") from None
+
+
+def run_heartbeat(run: PipelineRun) -> None:
+    lease = timedelta(seconds=settings.TRADE_LABS_RUN_LEASE_SECONDS)
+    PipelineRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() + lease)
+
+
+def run_finish(run: PipelineRun, *, status: str, error: str = "") -> None:
+    run.status = status
+    run.error = error[:5000]
+    run.finished_at = timezone.now()
+    run.lease_expires_at = None
+    run.save()
+    log.info("run_finished", status=status, error=error or None)
+
+
+def pipeline_run(options: RunOptions | None = None, *, now: datetime | None = None) -> PipelineRun:
+    """Run the pipeline once. Raises SafetyError (before any record) and AlreadyRunning;
+    everything else is stored on the returned run."""
+    options = options or RunOptions()
+    ensure_paper_mode()
+    now = now or timezone.now()
+    backend_name = brokers.name_of(options.alias)
+    armed = bool(settings.TRADE_LABS_ARMED)
+    risk = RiskConfig.from_settings(settings.TRADE_LABS_RISK, top_n=options.top_n)
+    scoring = ScoringConfig.from_settings(settings.TRADE_LABS_SCORING)
+    parameters = {
+        "alias": options.alias,
+        "top_n": risk.top_n,
+        "spy_only": options.spy_only,
+        "at": options.at.isoformat() if options.at else None,
+        "scanner": settings.TRADE_LABS_SCANNER,
+        "risk": {k: str(v) for k, v in risk.__dict__.items()},
+    }
+    run = run_start(backend=backend_name, armed=armed, trigger=options.trigger, parameters=parameters)
+    structlog.contextvars.bind_contextvars(run_id=str(run.run_id))
+    log.info("run_started", backend=backend_name, armed=armed, trigger=options.trigger)
+    try:
+        broker = brokers.create(options.alias)
+        with broker:
+            _run_steps(run, broker, options=options, risk=risk, scoring=scoring, now=now)
+    except SafetyError as exc:
+        run_finish(run, status=PipelineRun.Status.FAILED, error=f"refused: {exc}")
+    except BrokerError as exc:
+        run_finish(run, status=PipelineRun.Status.FAILED, error=f"broker error: {exc}")
+    except Exception as exc:  # stored on the run for a person to see; the log keeps the traceback
+        log.exception("run_crashed")
+        run_finish(run, status=PipelineRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        structlog.contextvars.unbind_contextvars("run_id")
+    return run
+
+
+def _run_steps(run, broker: BaseBroker, *, options: RunOptions, risk: RiskConfig, scoring: ScoringConfig, now):
+    dry_run = broker.sends_real_orders and not run.armed
+    if broker.sends_real_orders:
+        account = broker.account()
+        if not account.is_paper:
+            raise SafetyError(f"account {account.account_id} is not a paper account; live trading is refused")
+    run.dry_run = dry_run
+    moment, label = broker.market_moment(options.at, now)
+    run.market_time, run.market_time_label = moment, label
+    run.save(update_fields=["dry_run", "market_time", "market_time_label"])
+
+    broker.advance_to(moment)
+    orders_recover(broker=broker, backend=run.backend, exclude_run_id=run.run_id)
+    book_sync(broker=broker, backend=run.backend)
+    run_heartbeat(run)
+
+    scanner = settings.TRADE_LABS_SCANNER
+    results = broker.scan(
+        at=moment,
+        scan_code=scanner["scan_code"],
+        above_price=Decimal(str(scanner["above_price"])),
+        above_volume=int(scanner["above_volume"]),
+        max_results=int(scanner["max_results"]),
+        spy_only=options.spy_only,
+    )
+    run.scanned_count = len(results)
+    quotes = broker.quotes([r.symbol for r in results], at=moment)
+    candidates = _score_candidates(run, results, quotes, now=moment, scoring=scoring)
+    run_heartbeat(run)
+
+    failures = _execute(run, broker, candidates, risk=risk, dry_run=dry_run, moment=moment)
+    run.executed_count = Candidate.objects.filter(run=run, status=Candidate.Status.EXECUTED).count()
+    run.save(update_fields=["scanned_count", "scored_count", "rejected_count", "executed_count"])
+    run_finish(
+        run,
+        status=PipelineRun.Status.PARTIAL if failures else PipelineRun.Status.SUCCEEDED,
+        error="; ".join(failures),
+    )
+
+
+def _score_candidates(run, results, quotes, *, now, scoring) -> list[Candidate]:
+    rows = []
+    for result in results:
+        quote = quotes.get(result.symbol)
+        outcome = (
+            score_quote(quote, rank=result.rank, now=now, config=scoring) if quote else Rejection("no quote returned")
+        )
+        fields = {}
+        if quote is not None:
+            fields = {
+                "bid": _storable(quote.bid),
+                "ask": _storable(quote.ask),
+                "last": _storable(quote.last),
+                "prev_close": _storable(quote.prev_close),
+                "volume": quote.volume if quote.volume is None or 0 <= quote.volume < 2**62 else None,
+                "quote_time": quote.time,
+            }
+        if isinstance(outcome, Rejection):
+            rows.append(
+                Candidate(
+                    run=run,
+                    symbol=result.symbol,
+                    scanner_rank=result.rank,
+                    status=Candidate.Status.REJECTED,
+                    reason=outcome.reason[:300],
+                    **fields,
+                )
+            )
+        else:
+            rows.append(
+                Candidate(
+                    run=run,
+                    symbol=result.symbol,
+                    scanner_rank=result.rank,
+                    status=Candidate.Status.ACCEPTED,
+                    score=outcome.total,
+                    score_price=outcome.price,
+                    score_spread=outcome.spread,
+                    score_rank=outcome.rank,
+                    **fields,
+                )
+            )
+    with transaction.atomic():
+        created = Candidate.objects.bulk_create(rows)
+    run.rejected_count = sum(1 for c in rows if c.status == Candidate.Status.REJECTED)
+    run.scored_count = len(rows) - run.rejected_count
+    if not created or created[0].pk is None:
+        created = list(Candidate.objects.filter(run=run))
+    return created
+
+
+def _storable(value):
+    """A price that fits the column, or None (the rejection reason says what was wrong with it)."""
+    if value is None:
+        return None
+    try:
+        value = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    if not value.is_finite() or value <= 0 or value >= Decimal("1e10"):
+        return None
+    return value.quantize(Decimal("0.0001"))
+
+
+def _set_candidate(candidate: Candidate, status: str, reason: str = "") -> None:
+    candidate.status = status
+    candidate.reason = reason[:300]
+    candidate.save(update_fields=["status", "reason"])
+
+
+def _execute(run, broker, candidates, *, risk: RiskConfig, dry_run: bool, moment) -> list[str]:
+    scored = sorted(
+        (c for c in candidates if c.status == Candidate.Status.ACCEPTED),
+        key=lambda c: (-c.score, c.scanner_rank, c.symbol),
+    )
+    eligible = [c for c in scored if c.score >= risk.min_score]
+    for candidate in scored:
+        if candidate.score < risk.min_score:
+            _set_candidate(
+                candidate, Candidate.Status.ACCEPTED, f"score {candidate.score} below minimum {risk.min_score}"
+            )
+    for candidate in eligible[risk.top_n :]:
+        _set_candidate(candidate, Candidate.Status.ACCEPTED, f"not in the top {risk.top_n}")
+    book = RiskBook(config=risk, dry_run=dry_run, now=moment)
+    failures = []
+    for candidate in eligible[: risk.top_n]:
+        plan = plan_long_entry(ask=candidate.ask, config=risk)
+        refusal = plan if isinstance(plan, str) else book.refusal(symbol=candidate.symbol, plan=plan)
+        if refusal:
+            _set_candidate(candidate, Candidate.Status.SKIPPED, refusal)
+            continue
+        book.accept(symbol=candidate.symbol, plan=plan)
+        problem = _execute_one(run, broker, candidate, plan, dry_run=dry_run, moment=moment)
+        if problem:
+            failures.append(f"{candidate.symbol}: {problem}")
+        run_heartbeat(run)
+    return failures
+
+
+def _bracket_for(run, candidate, plan) -> BracketRequest:
+    def leg(name, side, order_type, limit=None, stop=None):
+        return OrderRequest(
+            order_ref=order_ref_for(run=run, symbol=candidate.symbol, leg=name),
+            leg=name,
+            symbol=candidate.symbol,
+            side=side,
+            order_type=order_type,
+            quantity=plan.quantity,
+            limit_price=limit,
+            stop_price=stop,
+        )
+
+    return BracketRequest(
+        entry=leg(Order.Leg.ENTRY, "BUY", Order.Type.MARKET),
+        stop=leg(Order.Leg.STOP, "SELL", Order.Type.STOP, stop=plan.stop),
+        target=leg(Order.Leg.TARGET, "SELL", Order.Type.LIMIT, limit=plan.target),
+    )
+
+
+def _execute_one(run, broker, candidate, plan, *, dry_run: bool, moment) -> str:
+    """Record the intent, send (or fill locally when dry), record the outcome. Returns a problem or ''."""
+    bracket = _bracket_for(run, candidate, plan)
+    existing = Order.objects.filter(client_order_ref=bracket.entry.order_ref).select_related("trade").first()
+    if existing is not None and _adopt_existing(broker, existing, bracket):
+        _set_candidate(candidate, Candidate.Status.EXECUTED, "already sent under the same key; adopted, not resent")
+        return ""
+    trade = existing.trade if existing else None
+    if trade is None:
+        try:
+            trade = trade_record_intent(
+                run=run, candidate=candidate, bracket=bracket, backend=run.backend, dry_run=dry_run
+            )
+        except IntegrityError as exc:
+            _set_candidate(candidate, Candidate.Status.SKIPPED, f"not recorded: {exc}")
+            return ""
+    if dry_run:
+        _fill_locally(trade, candidate, moment)
+        _set_candidate(candidate, Candidate.Status.EXECUTED, "dry run: filled locally, nothing sent to the broker")
+        return ""
+    try:
+        result = broker.place_bracket(bracket, at=moment)
+    except SafetyError:
+        raise
+    except BrokerError as exc:
+        return _record_send_failure(trade, candidate, exc)
+    for state in result.orders:
+        order_apply_state(state=state)
+    book_apply_executions(executions=result.executions)
+    trade.refresh_from_db()
+    if trade.status in (Trade.Status.REJECTED, Trade.Status.CANCELLED):
+        _set_candidate(candidate, Candidate.Status.FAILED, trade.status_reason or f"entry {trade.status}")
+        return trade.status_reason or f"entry {trade.status}"
+    _set_candidate(candidate, Candidate.Status.EXECUTED)
+    return ""
+
+
+def _adopt_existing(broker, entry: Order, bracket: BracketRequest) -> bool:
+    """True when this bracket was already sent: never send it again, take the broker's word."""
+    if entry.status != Order.Status.INTENT or entry.dry_run:
+        return True
+    held = broker.find_orders([leg.order_ref for leg in bracket.legs])
+    for state in held:
+        order_apply_state(state=state)
+    if held:
+        refs = {state.order_ref for state in held}
+        book_apply_executions(executions=[e for e in broker.executions() if e.order_ref in refs])
+    return bool(held)
+
+
+def _record_send_failure(trade, candidate, exc: BrokerError) -> str:
+    if exc.permanent:
+        for order in trade.orders.filter(status=Order.Status.INTENT).order_by("id"):
+            order_mark(order=order, status=Order.Status.REJECTED, message=str(exc))
+        reason = f"rejected by broker: {exc}"
+    else:
+        # Outcome unknown: the intent stays, and recovery adopts or releases it by its ref.
+        for order in trade.orders.filter(status=Order.Status.INTENT):
+            order.error = f"send outcome unknown: {exc}"[:300]
+            order.save(update_fields=["error", "updated_at"])
+        reason = f"send outcome unknown ({exc}); the next run adopts or releases it"
+    _set_candidate(candidate, Candidate.Status.FAILED, reason)
+    return reason
+
+
+def _fill_locally(trade: Trade, candidate: Candidate, moment) -> None:
+    """Dry run: the entry fills at the quoted ask, recorded as a local execution."""
+    entry = trade.orders.get(leg=Order.Leg.ENTRY)
+    order_mark(order=entry, status=Order.Status.WORKING, message="dry run: not sent")
+    fill_record(
+        execution=Execution(
+            exec_id=f"DRY-{entry.client_order_ref}",
+            order_ref=entry.client_order_ref,
+            broker_order_id="",
+            symbol=entry.symbol,
+            side=entry.side,
+            quantity=entry.quantity,
+            price=candidate.ask,
+            commission=commission_for(entry.quantity, candidate.ask),
+            time=candidate.quote_time or moment,
+        )
+    )
+    for child in trade.orders.exclude(leg=Order.Leg.ENTRY):
+        order_mark(order=child, status=Order.Status.WORKING, message="dry run: held locally, not sent")
+
+
+def pipeline_retry(*, run_id, alias: str = "default", now: datetime | None = None) -> PipelineRun:
+    """Finish what a failed or partial run left undone, with its original idempotency keys:
+    intents the broker already holds are adopted, the rest released; nothing is sent twice."""
+    ensure_paper_mode()
+    run = PipelineRun.objects.get(run_id=run_id)
+    with brokers.create(alias) as broker:
+        result = orders_recover(broker=broker, backend=run.backend)
+        book_sync(broker=broker, backend=run.backend)
+    log.info("run_retried", run_id=str(run.run_id), **result)
+    return run

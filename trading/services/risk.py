@@ -1,0 +1,141 @@
+"""The risk gate: sizing and the limits every new entry must pass."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+
+from django.db.models import Q, Sum
+
+from trading import sessions
+from trading.models import Position, Trade
+from trading.money import CENT, ZERO
+
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class RiskConfig:
+    top_n: int
+    min_score: Decimal
+    sizing: str
+    notional_per_trade: Decimal
+    risk_per_trade: Decimal
+    stop_pct: Decimal
+    target_pct: Decimal
+    max_open_positions: int
+    max_order_notional: Decimal
+    max_gross_exposure: Decimal
+    daily_loss_limit: Decimal
+
+    @classmethod
+    def from_settings(cls, risk: dict, **overrides) -> "RiskConfig":
+        values = {
+            "top_n": int(risk["top_n"]),
+            "min_score": Decimal(str(risk["min_score"])),
+            "sizing": risk["sizing"],
+            "notional_per_trade": Decimal(str(risk["notional_per_trade"])),
+            "risk_per_trade": Decimal(str(risk["risk_per_trade"])),
+            "stop_pct": Decimal(str(risk["stop_pct"])),
+            "target_pct": Decimal(str(risk["target_pct"])),
+            "max_open_positions": int(risk["max_open_positions"]),
+            "max_order_notional": Decimal(str(risk["max_order_notional"])),
+            "max_gross_exposure": Decimal(str(risk["max_gross_exposure"])),
+            "daily_loss_limit": Decimal(str(risk["daily_loss_limit"])),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        config = cls(**values)
+        if config.sizing not in ("notional", "risk"):
+            raise ValueError(f"sizing must be 'notional' or 'risk', not {config.sizing!r}")
+        if config.top_n < 1:
+            raise ValueError("top N must be at least 1")
+        if not (ZERO < config.stop_pct < HUNDRED) or config.target_pct <= 0:
+            raise ValueError("stop_pct must be in (0, 100) and target_pct positive")
+        return config
+
+
+@dataclass(frozen=True)
+class EntryPlan:
+    quantity: int
+    entry: Decimal
+    stop: Decimal
+    target: Decimal
+
+    @property
+    def notional(self) -> Decimal:
+        return self.entry * self.quantity
+
+
+def plan_long_entry(*, ask: Decimal, config: RiskConfig) -> EntryPlan | str:
+    """Size a long entry at the ask with a stop and target a fixed % away; a str says why not."""
+    stop = (ask * (1 - config.stop_pct / HUNDRED)).quantize(CENT, rounding=ROUND_HALF_UP)
+    target = (ask * (1 + config.target_pct / HUNDRED)).quantize(CENT, rounding=ROUND_HALF_UP)
+    if stop <= 0 or stop >= ask:
+        return f"no room for a stop below {ask}"
+    if config.sizing == "risk":
+        quantity = int((config.risk_per_trade / (ask - stop)).to_integral_value(rounding=ROUND_DOWN))
+    else:
+        quantity = int((config.notional_per_trade / ask).to_integral_value(rounding=ROUND_DOWN))
+    if quantity < 1:
+        return f"size rounds to zero shares at {ask}"
+    return EntryPlan(quantity=quantity, entry=ask, stop=stop, target=target)
+
+
+class RiskBook:
+    """Limits measured once at the start of execution and updated as entries are accepted."""
+
+    def __init__(self, *, config: RiskConfig, dry_run: bool, now: datetime):
+        self.config = config
+        live = Trade.objects.filter(status__in=[Trade.Status.PENDING, Trade.Status.OPEN], dry_run=dry_run)
+        self.open_symbols = set(live.values_list("symbol", flat=True))
+        self.open_count = len(self.open_symbols)
+        self.gross_exposure = self._gross_exposure(live, dry_run)
+        today = sessions.to_new_york(now).date()
+        day_start = datetime.combine(today, datetime.min.time(), tzinfo=sessions.NEW_YORK)
+        realized = (
+            Trade.objects.filter(
+                status=Trade.Status.CLOSED, dry_run=dry_run, exit_time__gte=day_start, exit_time__lte=now
+            ).aggregate(total=Sum("realized_pnl"))["total"]
+            or ZERO
+        )
+        unrealized = ZERO if dry_run else (Position.objects.aggregate(total=Sum("unrealized_pnl"))["total"] or ZERO)
+        self.day_pnl = realized + min(unrealized, ZERO)
+
+    @staticmethod
+    def _gross_exposure(live, dry_run: bool) -> Decimal:
+        pending = sum(
+            (t.quantity * (t.entry_price or t.stop_price or ZERO) for t in live.filter(Q(status=Trade.Status.PENDING))),
+            ZERO,
+        )
+        if dry_run:
+            held = sum((t.quantity * (t.entry_price or ZERO) for t in live.filter(status=Trade.Status.OPEN)), ZERO)
+        else:
+            held = sum((abs(p.quantity) * p.average_cost for p in Position.objects.exclude(quantity=0)), ZERO)
+        return pending + held
+
+    @property
+    def halted(self) -> str | None:
+        if self.day_pnl <= -self.config.daily_loss_limit:
+            return f"daily loss limit reached (P&L today {self.day_pnl.quantize(CENT)}, limit -{self.config.daily_loss_limit})"
+        return None
+
+    def refusal(self, *, symbol: str, plan: EntryPlan) -> str | None:
+        """Why this entry may not go ahead, or None."""
+        if self.halted:
+            return f"new entries halted: {self.halted}"
+        if symbol in self.open_symbols:
+            return f"{symbol} already has an open trade"
+        if self.open_count >= self.config.max_open_positions:
+            return f"max open positions reached ({self.config.max_open_positions})"
+        if plan.notional > self.config.max_order_notional:
+            return f"order notional {plan.notional.quantize(CENT)} exceeds max {self.config.max_order_notional}"
+        if self.gross_exposure + plan.notional > self.config.max_gross_exposure:
+            return (
+                f"gross exposure would be {(self.gross_exposure + plan.notional).quantize(CENT)}, "
+                f"above max {self.config.max_gross_exposure}"
+            )
+        return None
+
+    def accept(self, *, symbol: str, plan: EntryPlan) -> None:
+        self.open_symbols.add(symbol)
+        self.open_count += 1
+        self.gross_exposure += plan.notional

@@ -1,0 +1,68 @@
+"""Bringing the book in step with what the broker reports: executions, order states, and the
+adoption of orders whose acknowledgement we never recorded (a crash, a dropped socket)."""
+
+from datetime import datetime
+
+import structlog
+
+from trading.brokers.base import BaseBroker, BrokerError, Execution
+from trading.models import Order
+
+from .book import fill_record, order_apply_state, order_mark
+
+log = structlog.get_logger(__name__)
+
+
+def book_apply_executions(*, executions: list[Execution]) -> int:
+    """Record executions that belong to our orders; returns how many were new."""
+    return sum(1 for execution in executions if fill_record(execution=execution) is not None)
+
+
+def book_sync(*, broker: BaseBroker, backend: str, since: datetime | None = None) -> int:
+    """Pull executions and the states of our open orders from the broker into the book."""
+    new_fills = book_apply_executions(executions=broker.executions(since=since))
+    open_refs = list(
+        Order.objects.filter(backend=backend, dry_run=False, status__in=Order.OPEN_STATUSES)
+        .exclude(status=Order.Status.INTENT)
+        .values_list("client_order_ref", flat=True)
+    )
+    for start in range(0, len(open_refs), 500):
+        for state in broker.find_orders(open_refs[start : start + 500]):
+            order_apply_state(state=state)
+    return new_fills
+
+
+def orders_recover(*, broker: BaseBroker, backend: str, exclude_run_id=None) -> dict:
+    """Resolve intents never acknowledged: adopt what the broker holds, release what it never got.
+
+    This is what makes a crash between "intent recorded" and "acknowledgement recorded"
+    safe: the order is found by its ref and adopted, never sent a second time.
+    """
+    pending = Order.objects.filter(backend=backend, dry_run=False, status=Order.Status.INTENT)
+    if exclude_run_id is not None:
+        pending = pending.exclude(run__run_id=exclude_run_id)
+    refs = list(pending.values_list("client_order_ref", flat=True))
+    if not refs:
+        return {"adopted": 0, "released": 0}
+    try:
+        held = {state.order_ref: state for state in broker.find_orders(refs)}
+    except BrokerError as exc:
+        log.warning("recovery_deferred", reason=str(exc), intents=len(refs))
+        return {"adopted": 0, "released": 0, "deferred": len(refs)}
+    book_apply_executions(executions=[e for e in broker.executions() if e.order_ref in held])
+    adopted = released = 0
+    for order in Order.objects.filter(client_order_ref__in=refs).order_by("id"):
+        state = held.get(order.client_order_ref)
+        if state is not None:
+            order_apply_state(state=state)
+            adopted += 1
+            log.info("order_adopted", order_ref=order.client_order_ref, status=state.status)
+        else:
+            order.refresh_from_db(fields=["status"])
+            if order.status != Order.Status.INTENT:
+                continue
+            order_mark(
+                order=order, status=Order.Status.NOT_SENT, message="never reached the broker; released on recovery"
+            )
+            released += 1
+    return {"adopted": adopted, "released": released}

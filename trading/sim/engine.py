@@ -1,0 +1,230 @@
+"""The simulated broker: accepts brackets, fills market orders at the touch plus slippage,
+and works stops and targets along the market's minute path as its clock advances.
+
+It writes only its own tables (`trading.sim.models`), never the book of record.
+"""
+
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+import numpy as np
+from django.db import IntegrityError, transaction
+
+from trading import sessions
+from trading.brokers.base import BracketRequest, OrderRequest
+from trading.commissions import commission_for
+from trading.money import CENT, to_price
+
+from .models import SimAccount, SimExecution, SimOrder, SimPosition
+
+BPS = Decimal(10_000)
+
+
+def sim_account_get(*, account_id: str, starting_cash: Decimal) -> SimAccount:
+    account, _ = SimAccount.objects.get_or_create(account_id=account_id, defaults={"cash": starting_cash})
+    return account
+
+
+def _slipped(price: Decimal, side: str, slippage_bps: Decimal) -> Decimal:
+    """Slippage always against us, rounded to the cent against us."""
+    if side == "BUY":
+        return (price * (1 + slippage_bps / BPS)).quantize(CENT, rounding=ROUND_CEILING)
+    return (price * (1 - slippage_bps / BPS)).quantize(CENT, rounding=ROUND_FLOOR)
+
+
+def _apply_to_position(account: SimAccount, symbol: str, side: str, quantity: int, price: Decimal) -> None:
+    position, _ = SimPosition.objects.select_for_update().get_or_create(account=account, symbol=symbol)
+    signed = quantity if side == "BUY" else -quantity
+    old = position.quantity
+    new = old + signed
+    if old == 0 or (old > 0) == (signed > 0):
+        position.average_cost = to_price((abs(old) * position.average_cost + quantity * price) / abs(new))
+    elif new != 0 and (new > 0) != (old > 0):
+        position.average_cost = price  # crossed through zero: the remainder is a new position
+    elif new == 0:
+        position.average_cost = Decimal(0)
+    position.quantity = new
+    position.save()
+
+
+def _execute(
+    account: SimAccount, order: SimOrder, *, price: Decimal, at: datetime, commission_schedule
+) -> SimExecution:
+    commission = commission_for(order.quantity, price, commission_schedule)
+    execution = SimExecution.objects.create(
+        account=account,
+        exec_id=f"SIM-{account.pk}-{order.pk}-{order.executions.count() + 1}",
+        order=order,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        price=price,
+        commission=commission,
+        executed_at=at,
+    )
+    value = price * order.quantity
+    account.cash += (-value if order.side == "BUY" else value) - commission
+    account.save(update_fields=["cash"])
+    order.status = SimOrder.Status.FILLED
+    order.filled_quantity = order.quantity
+    order.save(update_fields=["status", "filled_quantity"])
+    _apply_to_position(account, order.symbol, order.side, order.quantity, price)
+    return execution
+
+
+def _create(account, request: OrderRequest, *, parent, oca_group, at) -> SimOrder:
+    return SimOrder.objects.create(
+        account=account,
+        order_ref=request.order_ref,
+        parent=parent,
+        oca_group=oca_group,
+        symbol=request.symbol,
+        side=request.side,
+        order_type=request.order_type,
+        quantity=request.quantity,
+        limit_price=request.limit_price,
+        stop_price=request.stop_price,
+        active_from=at,
+    )
+
+
+def sim_place_bracket(
+    *,
+    account: SimAccount,
+    bracket: BracketRequest,
+    at: datetime,
+    market,
+    slippage_bps: Decimal,
+    commission_schedule: dict | None = None,
+) -> list[SimOrder]:
+    """Accept a bracket; idempotent by order ref (a ref already held is returned untouched)."""
+    refs = [leg.order_ref for leg in bracket.legs]
+    existing = {o.order_ref: o for o in SimOrder.objects.filter(account=account, order_ref__in=refs)}
+    if len(existing) == 3:
+        return [existing[ref] for ref in refs]
+    if existing:
+        # A half-accepted bracket cannot happen inside one transaction; refuse rather than guess.
+        raise IntegrityError(f"bracket partly known to the SIM broker: {sorted(existing)}")
+    with transaction.atomic():
+        account = SimAccount.objects.select_for_update().get(pk=account.pk)
+        parent = _create(account, bracket.entry, parent=None, oca_group="", at=at)
+        oca = f"OCA-{bracket.entry.order_ref}"
+        stop = _create(account, bracket.stop, parent=parent, oca_group=oca, at=at)
+        target = _create(account, bracket.target, parent=parent, oca_group=oca, at=at)
+        quote = market.quote(bracket.entry.symbol, at)
+        touch = quote.ask if bracket.entry.side == "BUY" else quote.bid
+        if touch is None or touch <= 0 or quote.bid is None or quote.ask is None or quote.bid > quote.ask:
+            reason = f"no tradable quote for {bracket.entry.symbol} at {at:%Y-%m-%d %H:%M} UTC"
+            for order in (parent, stop, target):
+                order.status = SimOrder.Status.REJECTED if order is parent else SimOrder.Status.CANCELLED
+                order.reason = reason
+                order.save(update_fields=["status", "reason"])
+        else:
+            _execute(
+                account,
+                parent,
+                price=_slipped(touch, parent.side, slippage_bps),
+                at=quote.time or at,
+                commission_schedule=commission_schedule,
+            )
+        if account.clock is None or account.clock < at:
+            account.clock = at
+            account.save(update_fields=["clock"])
+    return [parent, stop, target]
+
+
+def _first_trigger(order: SimOrder, bids: np.ndarray, asks: np.ndarray) -> int | None:
+    """Index of the first minute at which this exit order would trade, or None."""
+    prices = bids if order.side == "SELL" else asks
+    if order.order_type == "STP":
+        level = float(order.stop_price)
+        hits = prices <= level if order.side == "SELL" else prices >= level
+    else:
+        level = float(order.limit_price)
+        hits = prices >= level if order.side == "SELL" else prices <= level
+    found = np.flatnonzero(hits)
+    return int(found[0]) if found.size else None
+
+
+def _exit_fill_price(order: SimOrder, touch: Decimal, slippage_bps: Decimal) -> Decimal:
+    if order.order_type == "STP":
+        # A stop becomes a market order: it fills at the touch (worse than the stop on a gap).
+        worse = min(order.stop_price, touch) if order.side == "SELL" else max(order.stop_price, touch)
+        return _slipped(worse, order.side, slippage_bps)
+    return to_price(order.limit_price)
+
+
+def _work_group(account, orders: list[SimOrder], *, start: datetime, end: datetime, market, slippage_bps, schedule):
+    """Work one OCA group of exits from `start` to `end`; the first to trade cancels the rest."""
+    symbol = orders[0].symbol
+    first_day = start.astimezone(sessions.NEW_YORK).date()
+    last_day = end.astimezone(sessions.NEW_YORK).date()
+    for current in sessions.sessions_between(first_day, last_day):
+        if current.close <= start or current.open > end:
+            continue
+        path = market.day_path(symbol, current.day)
+        lo = path.index_at(start) + (1 if start >= current.open else 0)
+        hi = path.index_at(end)
+        if lo > hi:
+            continue
+        half = path.mid[lo : hi + 1] * path.spread_bps[lo : hi + 1] / 20_000
+        bids = np.round(path.mid[lo : hi + 1] - half, 2)
+        asks = np.round(path.mid[lo : hi + 1] + half, 2)
+        triggers = [(idx, order) for order in orders if (idx := _first_trigger(order, bids, asks)) is not None]
+        if not triggers:
+            continue
+        # Same minute for stop and target: assume the stop traded first (the conservative reading).
+        index, winner = min(triggers, key=lambda t: (t[0], t[1].order_type != "STP"))
+        touch = Decimal(str(bids[index] if winner.side == "SELL" else asks[index]))
+        at = current.open + timedelta(minutes=lo + index)
+        _execute(
+            account, winner, price=_exit_fill_price(winner, touch, slippage_bps), at=at, commission_schedule=schedule
+        )
+        for other in orders:
+            if other is not winner:
+                other.status = SimOrder.Status.CANCELLED
+                other.reason = f"OCA: {winner.order_type} filled"
+                other.save(update_fields=["status", "reason"])
+        return
+
+
+def sim_advance(*, account: SimAccount, at: datetime, market, slippage_bps: Decimal, commission_schedule=None) -> None:
+    """Move the broker's clock to `at`, filling any stop or target the price path reaches."""
+    with transaction.atomic():
+        account = SimAccount.objects.select_for_update().get(pk=account.pk)
+        working = (
+            SimOrder.objects.filter(
+                account=account, status=SimOrder.Status.WORKING, parent__status=SimOrder.Status.FILLED
+            )
+            .select_related("parent")
+            .order_by("id")
+        )
+        groups: dict[str, list[SimOrder]] = {}
+        for order in working:
+            groups.setdefault(order.oca_group or f"solo-{order.pk}", []).append(order)
+        for orders in groups.values():
+            start = max(max(o.active_from for o in orders), account.clock or orders[0].active_from)
+            if start >= at or orders[0].symbol not in market:
+                continue
+            _work_group(
+                account,
+                orders,
+                start=start,
+                end=at,
+                market=market,
+                slippage_bps=slippage_bps,
+                schedule=commission_schedule,
+            )
+        if account.clock is None or account.clock < at:
+            account.clock = at
+            account.save(update_fields=["clock"])
+
+
+def sim_cancel(*, account: SimAccount, order_ref: str) -> SimOrder | None:
+    with transaction.atomic():
+        order = SimOrder.objects.select_for_update().filter(account=account, order_ref=order_ref).first()
+        if order and order.status == SimOrder.Status.WORKING:
+            order.status = SimOrder.Status.CANCELLED
+            order.reason = "cancelled on request"
+            order.save(update_fields=["status", "reason"])
+        return order
