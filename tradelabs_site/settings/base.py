@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django_q",
     "trading.apps.TradingConfig",
     "trading.sim.apps.SimConfig",
+    "trading.schedule.apps.ScheduleConfig",
     "reporting.apps.ReportingConfig",
     "reconciliation.apps.ReconciliationConfig",
 ]
@@ -197,6 +198,24 @@ TRADE_LABS_RISK = {
     "max_gross_exposure": env_str("TRADE_LABS_MAX_GROSS_EXPOSURE", "50000"),
     "daily_loss_limit": env_str("TRADE_LABS_DAILY_LOSS_LIMIT", "1000"),
 }
+
+# The trading day, New York time, NYSE sessions only (see trading.schedule).
+TRADE_LABS_SCHEDULE = {
+    "opening_scan": env_str("TRADE_LABS_SCHEDULE_OPENING_SCAN", "09:30"),
+    "midday_scan": env_str("TRADE_LABS_SCHEDULE_MIDDAY_SCAN", "12:00"),
+    "reconcile": env_str("TRADE_LABS_SCHEDULE_RECONCILE", "16:00"),
+    "report": env_str("TRADE_LABS_SCHEDULE_REPORT", "17:00"),
+    "mark_every_minutes": env_int("TRADE_LABS_SCHEDULE_MARK_EVERY_MINUTES", 5),
+    # A scan that would start later than this after its slot is skipped and recorded as missed.
+    "scan_grace_minutes": env_int("TRADE_LABS_SCHEDULE_SCAN_GRACE_MINUTES", 10),
+}
+
+TRADE_LABS_RECONCILIATION = {
+    # Average cost may differ by this % before it is flagged (fills at different prices, commissions).
+    "average_cost_tolerance_pct": env_str("TRADE_LABS_RECON_AVG_COST_TOLERANCE_PCT", "0.5"),
+}
+
+TRADE_LABS_REPORTS_DIR = Path(env_str("TRADE_LABS_REPORTS_DIR", str(DATA_DIR / "reports")))
 
 # A run that stops renewing its lease for this long is treated as dead (crashed process).
 TRADE_LABS_RUN_LEASE_SECONDS = env_int("TRADE_LABS_RUN_LEASE_SECONDS", 300)

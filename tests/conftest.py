@@ -1,0 +1,41 @@
+"""Shared fixtures: named personas for access tests, and a clean broker handler per test."""
+
+import pytest
+from django.test import Client
+
+from tests.factories import UserFactory
+from trading.brokers import brokers
+
+
+@pytest.fixture(autouse=True)
+def _fresh_broker_settings(settings):
+    """Tests may override BROKERS; make the handler read them afresh each time."""
+    brokers.reset()
+    yield
+    brokers.reset()
+
+
+@pytest.fixture
+def staff_user(db):
+    """The staff reviewer: may use the admin and annotate trades."""
+    return UserFactory(username="reviewer", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def plain_user(db):
+    """An authenticated user without staff rights: may read the API, never the admin."""
+    return UserFactory(username="outsider", is_staff=False)
+
+
+@pytest.fixture
+def staff_client(staff_user) -> Client:
+    client = Client()
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def plain_client(plain_user) -> Client:
+    client = Client()
+    client.force_login(plain_user)
+    return client

@@ -1,0 +1,1 @@
+"""Market-hours scheduling: NYSE-session job slots run exactly once through django-q2."""
