@@ -88,8 +88,15 @@ def _valid_number(value, name: str) -> tuple[Decimal | None, str]:
     return number, ""
 
 
-def check_quote(quote: Quote, *, now: datetime, config: ScoringConfig) -> Rejection | None:
-    """Why this quote cannot be traded on, or None when it can."""
+@dataclass(frozen=True)
+class CleanQuote:
+    bid: Decimal
+    ask: Decimal
+    last: Decimal
+
+
+def check_quote(quote: Quote, *, now: datetime, config: ScoringConfig) -> Rejection | CleanQuote:
+    """Why this quote cannot be traded on, or its prices as validated Decimals."""
     if quote.error:
         return Rejection(f"no quote: {quote.error}")
     values = {}
@@ -113,7 +120,7 @@ def check_quote(quote: Quote, *, now: datetime, config: ScoringConfig) -> Reject
         return Rejection("quote is timestamped in the future")
     if quote.volume is not None and quote.volume < 0:
         return Rejection(f"negative volume ({quote.volume})")
-    return None
+    return CleanQuote(**values)
 
 
 def _linear(value: Decimal, zero_at: Decimal, full_at: Decimal) -> Decimal:
@@ -152,12 +159,12 @@ def rank_component(rank: int, config: ScoringConfig) -> Decimal:
 
 
 def score_quote(quote: Quote, *, rank: int, now: datetime, config: ScoringConfig) -> Score | Rejection:
-    rejection = check_quote(quote, now=now, config=config)
-    if rejection:
-        return rejection
-    mid = (quote.bid + quote.ask) / 2
+    checked = check_quote(quote, now=now, config=config)
+    if isinstance(checked, Rejection):
+        return checked
+    mid = (checked.bid + checked.ask) / 2
     price = price_component(mid, config).quantize(TWO_PLACES)
-    spread = spread_component(quote.bid, quote.ask, config).quantize(TWO_PLACES)
+    spread = spread_component(checked.bid, checked.ask, config).quantize(TWO_PLACES)
     rank_marks = rank_component(rank, config).quantize(TWO_PLACES)
     total = min(HUNDRED, price + spread + rank_marks)
     return Score(total=total, price=price, spread=spread, rank=rank_marks)

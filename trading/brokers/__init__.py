@@ -10,6 +10,7 @@ A new broker is one module with one `BaseBroker` subclass and one settings entry
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.utils.functional import cached_property
 from django.utils.module_loading import import_string
 
@@ -55,3 +56,11 @@ class BrokerHandler:
 
 
 brokers = BrokerHandler()
+
+
+def _forget_settings_on_change(*, setting, **kwargs) -> None:
+    if setting == "BROKERS":
+        brokers.reset()
+
+
+setting_changed.connect(_forget_settings_on_change)

@@ -185,6 +185,7 @@ def _run_steps(run, broker: BaseBroker, *, options: RunOptions, risk: RiskConfig
         max_results=int(scanner["max_results"]),
         spy_only=options.spy_only,
     )
+    results = _unique_by_symbol(results)
     run.scanned_count = len(results)
     quotes = broker.quotes([r.symbol for r in results], at=moment)
     candidates = _score_candidates(run, results, quotes, now=moment, scoring=scoring)
@@ -198,6 +199,17 @@ def _run_steps(run, broker: BaseBroker, *, options: RunOptions, risk: RiskConfig
         status=PipelineRun.Status.PARTIAL if failures else PipelineRun.Status.SUCCEEDED,
         error="; ".join(failures),
     )
+
+
+def _unique_by_symbol(results):
+    """A scanner may repeat a symbol (IB does across pages); the best rank stands."""
+    seen = set()
+    unique = []
+    for result in sorted(results, key=lambda r: r.rank):
+        if result.symbol and result.symbol not in seen:
+            seen.add(result.symbol)
+            unique.append(result)
+    return unique
 
 
 def _score_candidates(run, results, quotes, *, now, scoring) -> list[Candidate]:

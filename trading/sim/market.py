@@ -296,7 +296,7 @@ def market_for(*, seed: int, universe_size: int) -> PathMarket:
     """The imported bars when any exist, else the synthetic market; cached per process."""
     from .models import Bar
 
-    bar_symbols = sorted(Bar.objects.values_list("symbol", flat=True).distinct())
+    bar_symbols = list(Bar.objects.order_by("symbol").values_list("symbol", flat=True).distinct())
     if bar_symbols:
         key = ("bars", tuple(bar_symbols), Bar.objects.count())
         if key not in _MARKETS:

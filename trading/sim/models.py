@@ -122,3 +122,28 @@ class Bar(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.start:%Y-%m-%d %H:%M} C={self.close}"
+
+
+class BarImport(models.Model):
+    """One `import_bars` attempt: what was read, what was kept, and why rows were refused."""
+
+    class Status(models.TextChoices):
+        IMPORTED = "imported", "Imported"
+        PARTIAL = "partial", "Imported, bad rows skipped"
+        REJECTED = "rejected", "Rejected (nothing written)"
+
+    source = models.CharField(max_length=500)
+    symbol = models.CharField(max_length=16, blank=True)
+    layout = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_imported = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Why the file, or its first bad rows, were refused.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.source} ({self.status})"

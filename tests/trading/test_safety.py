@@ -1,0 +1,105 @@
+"""PAPER only, ARMED before anything reaches a real broker, live accounts refused."""
+
+from io import StringIO
+
+import pytest
+from django.core import checks
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from trading.brokers.base import AccountInfo, SafetyError
+from trading.brokers.sim import SimBroker
+from trading.models import Order, PipelineRun, Trade
+from trading.services.pipeline import RunOptions, pipeline_run
+
+pytestmark = pytest.mark.django_db
+
+
+class RealLookingBroker(SimBroker):
+    """SIM's market behind a broker that claims to send real orders: it records any attempt."""
+
+    name = "reallooking"
+    sends_real_orders = True
+    placed: list = []
+    paper = True
+
+    def account(self):
+        return AccountInfo(account_id="DU111" if self.paper else "U222", is_paper=self.paper)
+
+    def place_bracket(self, bracket, *, at):
+        type(self).placed.append(bracket)
+        return super().place_bracket(bracket, at=at)
+
+
+class LiveAccountBroker(RealLookingBroker):
+    paper = False
+
+
+@pytest.fixture
+def real_broker(settings):
+    RealLookingBroker.placed = []
+    sim = settings.BROKERS["sim"]
+    settings.BROKERS = {
+        **settings.BROKERS,
+        "real": {"BACKEND": "tests.trading.test_safety.RealLookingBroker", "OPTIONS": sim["OPTIONS"]},
+        "live": {"BACKEND": "tests.trading.test_safety.LiveAccountBroker", "OPTIONS": sim["OPTIONS"]},
+    }
+    return RealLookingBroker
+
+
+@pytest.mark.parametrize("mode", ["LIVE", "live", "", "PAPERX"])
+def test_any_mode_but_paper_is_refused_before_anything_is_recorded(settings, mode):
+    settings.TRADE_LABS_MODE = mode
+    with pytest.raises(CommandError, match="only"):
+        call_command("run_pipeline", "--at", "2026-11-20T10:30", stdout=StringIO())
+    assert not PipelineRun.objects.exists()
+
+
+def test_live_mode_fails_the_system_check(settings):
+    settings.TRADE_LABS_MODE = "LIVE"
+    errors = [e for e in checks.run_checks() if e.id == "trading.E002"]
+    assert errors and "only PAPER" in errors[0].msg
+
+
+def test_unarmed_real_broker_sends_nothing_and_fills_locally(real_broker, settings, morning):
+    settings.TRADE_LABS_ARMED = False
+    run = pipeline_run(RunOptions(alias="real", at=morning))
+    assert run.status == PipelineRun.Status.SUCCEEDED, run.error
+    assert run.dry_run is True and run.armed is False
+    assert real_broker.placed == []
+    trades = run.trades.all()
+    assert trades.count() == 5 and all(t.dry_run and t.status == Trade.Status.OPEN for t in trades)
+    assert all(f.exec_id.startswith("DRY-") for o in Order.objects.filter(leg="entry") for f in o.fills.all())
+
+
+def test_armed_real_broker_on_a_paper_account_sends(real_broker, settings, morning):
+    settings.TRADE_LABS_ARMED = True
+    run = pipeline_run(RunOptions(alias="real", at=morning))
+    assert run.armed is True and run.dry_run is False
+    assert len(real_broker.placed) == 5
+
+
+@pytest.mark.parametrize("armed", [True, False])
+def test_a_live_account_is_refused_armed_or_not(real_broker, settings, morning, armed):
+    settings.TRADE_LABS_ARMED = armed
+    run = pipeline_run(RunOptions(alias="live", at=morning))
+    assert run.status == PipelineRun.Status.FAILED
+    assert "not a paper account" in run.error and "refused" in run.error
+    assert real_broker.placed == [] and not Trade.objects.exists()
+
+
+def test_sim_needs_no_arming(settings, morning):
+    settings.TRADE_LABS_ARMED = False
+    run = pipeline_run(RunOptions(at=morning))
+    assert run.dry_run is False and run.trades.filter(dry_run=False).count() == 5
+
+
+def test_safety_error_is_never_retryable():
+    assert SafetyError("no").permanent is True
+
+
+def test_unknown_backend_alias_is_a_clear_configuration_error():
+    from trading.brokers import InvalidBrokerError, brokers
+
+    with pytest.raises(InvalidBrokerError, match="nope"):
+        brokers.create("nope")

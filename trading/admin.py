@@ -1,0 +1,270 @@
+"""The book of record in the admin: broker facts read-only, trades annotatable with history."""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from trading.models import Candidate, Fill, Order, OrderEvent, PipelineRun, Position, Trade
+
+
+class ReadOnlyAdminMixin:
+    """Records written by the pipeline and brokers: a person may look, never edit."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+
+class CandidateInline(ReadOnlyInline):
+    model = Candidate
+    fields = [
+        "scanner_rank",
+        "symbol",
+        "bid",
+        "ask",
+        "last",
+        "volume",
+        "score",
+        "score_price",
+        "score_spread",
+        "score_rank",
+        "status",
+        "reason",
+    ]
+    readonly_fields = fields
+    ordering = ["-score", "scanner_rank"]
+
+
+class TradeInline(ReadOnlyInline):
+    model = Trade
+    fields = [
+        "symbol",
+        "side",
+        "quantity",
+        "entry_price",
+        "stop_price",
+        "target_price",
+        "exit_price",
+        "realized_pnl",
+        "status",
+    ]
+    readonly_fields = fields
+
+
+class OrderInline(ReadOnlyInline):
+    model = Order
+    fk_name = "run"
+    fields = [
+        "client_order_ref",
+        "symbol",
+        "leg",
+        "side",
+        "order_type",
+        "quantity",
+        "limit_price",
+        "stop_price",
+        "status",
+        "filled_quantity",
+    ]
+    readonly_fields = fields
+
+
+@admin.register(PipelineRun)
+class PipelineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "short_id",
+        "started_at",
+        "trigger",
+        "backend",
+        "mode",
+        "armed",
+        "dry_run",
+        "status",
+        "scanned_count",
+        "scored_count",
+        "rejected_count",
+        "executed_count",
+    ]
+    list_filter = ["status", "backend", "trigger", "armed", "dry_run", "started_at"]
+    search_fields = ["run_id", "error"]
+    date_hierarchy = "started_at"
+    inlines = [CandidateInline, TradeInline, OrderInline]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in PipelineRun._meta.fields]
+
+    @admin.display(description="Run", ordering="run_id")
+    def short_id(self, run):
+        return run.short_id
+
+
+@admin.register(Candidate)
+class CandidateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["symbol", "run_link", "scanner_rank", "bid", "ask", "score", "status", "reason"]
+    list_filter = ["status", "run__backend", "run__started_at"]
+    search_fields = ["symbol", "reason"]
+    list_select_related = ["run"]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in Candidate._meta.fields]
+
+    @admin.display(description="Run")
+    def run_link(self, candidate):
+        return format_html('<a href="{}">{}</a>', candidate.run.get_absolute_url(), candidate.run.short_id)
+
+
+class OrderTradeInline(ReadOnlyInline):
+    model = Order
+    fk_name = "trade"
+    fields = OrderInline.fields
+    readonly_fields = fields
+
+
+@admin.register(Trade)
+class TradeAdmin(admin.ModelAdmin):
+    """Everything a broker or the pipeline set is read-only; a reviewer edits notes, tags and review status.
+    Each edit is kept in the admin's change history (the History button)."""
+
+    list_display = [
+        "symbol",
+        "side",
+        "quantity",
+        "entry_price",
+        "entry_time",
+        "exit_price",
+        "exit_time",
+        "exit_reason",
+        "realized_pnl",
+        "status",
+        "review_status",
+        "tags",
+        "dry_run",
+    ]
+    list_filter = ["status", "exit_reason", "review_status", "backend", "dry_run", "exit_time"]
+    search_fields = ["symbol", "notes", "tags"]
+    date_hierarchy = "exit_time"
+    list_select_related = ["run"]
+    show_full_result_count = False
+    inlines = [OrderTradeInline]
+    fieldsets = [
+        ("Review", {"fields": ["review_status", "tags", "notes"]}),
+        (
+            "Round trip",
+            {
+                "fields": [
+                    "symbol",
+                    "side",
+                    "quantity",
+                    "status",
+                    "status_reason",
+                    "entry_price",
+                    "entry_time",
+                    "stop_price",
+                    "target_price",
+                    "exit_price",
+                    "exit_time",
+                    "exit_reason",
+                    "commission",
+                    "realized_pnl",
+                ]
+            },
+        ),
+        ("Origin", {"fields": ["run_link", "candidate", "backend", "dry_run", "created_at", "updated_at"]}),
+    ]
+    readonly_fields = [f.name for f in Trade._meta.fields if f.name not in ("notes", "tags", "review_status")] + [
+        "run_link"
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Run")
+    def run_link(self, trade):
+        if not trade.run_id:
+            return "-"
+        return format_html('<a href="{}">{}</a>', trade.run.get_absolute_url(), trade.run.short_id)
+
+
+class OrderEventInline(ReadOnlyInline):
+    model = OrderEvent
+    fields = ["at", "status", "message"]
+    readonly_fields = fields
+    show_change_link = False
+
+
+class FillInline(ReadOnlyInline):
+    model = Fill
+    fields = ["exec_id", "side", "quantity", "price", "commission", "filled_at"]
+    readonly_fields = fields
+    show_change_link = False
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "client_order_ref",
+        "broker_order_id",
+        "symbol",
+        "leg",
+        "side",
+        "order_type",
+        "quantity",
+        "limit_price",
+        "stop_price",
+        "status",
+        "filled_quantity",
+        "created_at",
+    ]
+    list_filter = ["status", "leg", "backend", "dry_run", "created_at"]
+    search_fields = ["client_order_ref", "broker_order_id", "symbol"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    inlines = [OrderEventInline, FillInline]
+    readonly_fields = [f.name for f in Order._meta.fields] + ["trade_link"]
+
+    @admin.display(description="Trade")
+    def trade_link(self, order):
+        if not order.trade_id:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:trading_trade_change", args=[order.trade_id]), order.trade
+        )
+
+
+@admin.register(Fill)
+class FillAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["exec_id", "symbol", "side", "quantity", "price", "commission", "filled_at", "order"]
+    list_filter = ["side", "filled_at"]
+    search_fields = ["exec_id", "symbol", "order__client_order_ref"]
+    date_hierarchy = "filled_at"
+    list_select_related = ["order"]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in Fill._meta.fields]
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "symbol",
+        "quantity",
+        "average_cost",
+        "protective_stop",
+        "mark_price",
+        "marked_at",
+        "unrealized_pnl",
+        "realized_pnl",
+    ]
+    search_fields = ["symbol"]
+    readonly_fields = [f.name for f in Position._meta.fields]
