@@ -1,0 +1,62 @@
+"""Wall time of one run_pipeline on the SIM market (process start-up and migrations excluded).
+
+    .venv/bin/python bench/bench_pipeline.py [--universe 500 5000] [--repeat 5]
+
+For each universe size: the first run in a fresh process (paths for the session are
+generated: the cost a scheduled job pays), then warm runs at other minutes of the same
+session. The floor is the same run's scan alone, so the ratio shows what scoring,
+recording and execution add on top of reading the market.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from _setup import setup_django
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--universe", type=int, nargs="+", default=[500, 5000])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    setup_django("pipeline")
+
+    from django.conf import settings
+
+    from trading import sessions
+    from trading.brokers import brokers
+    from trading.models import PipelineRun
+    from trading.services.pipeline import RunOptions, pipeline_run
+
+    start = time.perf_counter()
+    sessions.is_open(datetime.now(UTC))  # start-up: loading pandas and the NYSE calendar
+    print(f"start-up (NYSE calendar load, excluded below): {time.perf_counter() - start:.3f}s")
+
+    print(f"{'universe':>8}  {'first run':>10}  {'warm median':>11}  {'scan floor':>10}  {'ratio':>6}  status")
+    for universe in args.universe:
+        settings.BROKERS["default"]["OPTIONS"]["universe_size"] = universe
+        brokers.reset()
+        base = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 10:00 New York
+        timings = []
+        for i in range(args.repeat + 1):
+            start = time.perf_counter()
+            run = pipeline_run(RunOptions(at=base + timedelta(minutes=7 * i)))
+            timings.append(time.perf_counter() - start)
+            if run.status == PipelineRun.Status.FAILED:
+                print(f"run failed: {run.error}", file=sys.stderr)
+                sys.exit(1)
+        with brokers.create("default") as broker:
+            start = time.perf_counter()
+            broker.scan(at=base, scan_code="TOP_PERC_GAIN", above_price=5, above_volume=100_000, max_results=50)
+            floor = time.perf_counter() - start
+        warm = statistics.median(timings[1:])
+        print(
+            f"{universe:>8}  {timings[0]:>9.3f}s  {warm:>10.3f}s  {floor:>9.3f}s  {warm / floor:>5.1f}x  {run.status}"
+        )
+
+
+if __name__ == "__main__":
+    main()
