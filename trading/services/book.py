@@ -142,7 +142,10 @@ def order_mark(*, order: Order, status: str, message: str = "") -> None:
 def fill_record(*, execution: Execution) -> Fill | None:
     """Record one execution against our order, its trade and our position, exactly once."""
     order = (
-        Order.objects.select_for_update().filter(client_order_ref=execution.order_ref).select_related("trade").first()
+        Order.objects.select_for_update(of=("self",))
+        .filter(client_order_ref=execution.order_ref)
+        .select_related("trade")
+        .first()
     )
     if order is None or Fill.objects.filter(exec_id=execution.exec_id).exists():
         return None
