@@ -1,0 +1,43 @@
+"""python manage.py report [--date YYYY-MM-DD] [--json]"""
+
+import json
+from datetime import date
+
+from django.core.management.base import BaseCommand, CommandError
+
+from reporting.rendering import human_duration
+from reporting.selectors import today_new_york
+from reporting.services import report_generate
+
+
+class Command(BaseCommand):
+    help = "Generate (or regenerate) the daily report of a New York trading date: stored, and written as .md and .csv."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--date", help="Trading date YYYY-MM-DD (default: today in New York).")
+        parser.add_argument("--json", action="store_true", help="Print the metrics as one JSON object.")
+
+    def handle(self, *args, **options):
+        day = today_new_york()
+        if options["date"]:
+            try:
+                day = date.fromisoformat(options["date"])
+            except ValueError:
+                raise CommandError(f"--date {options['date']!r} is not a date (YYYY-MM-DD)") from None
+        report = report_generate(day=day)
+        m = report.metrics
+        if options["json"]:
+            self.stdout.write(json.dumps(m, indent=2))
+            return
+        self.stdout.write(f"Daily report {day.isoformat()} (New York)")
+        self.stdout.write(
+            f"Closed trades: {m['trade_count']} ({m['wins']} wins, {m['losses']} losses, {m['breakevens']} breakeven)"
+        )
+        win_rate = "-" if m["win_rate"] is None else f"{m['win_rate'] * 100:.2f}%"
+        self.stdout.write(f"Net P&L: {m['net_pnl']}  win rate: {win_rate}  commissions: {m['commissions']}")
+        self.stdout.write(
+            f"Max drawdown: {m['max_drawdown']}  median holding time: {human_duration(m['median_holding_time'])}"
+        )
+        self.stdout.write(f"Open trades: {m['open_trades']} (unrealized {m['unrealized_pnl']})")
+        self.stdout.write(f"Written: {report.markdown_path}")
+        self.stdout.write(f"         {report.csv_path}")

@@ -1,0 +1,419 @@
+"""Trading metrics over closed trades, computed where the data lives.
+
+Every figure is an aggregate, an ordered-offset query or a window function in SQL, so a
+statistic over a million trades never builds a million model instances; only small series
+(one value per trading day) come back to Python.
+
+Conventions, in one place:
+- A trade belongs to the New York date of its exit; P&L is `Trade.realized_pnl`, net of commissions.
+- Dry-run trades (filled locally, never sent) are left out, as in `trading.selectors.book_totals`.
+- Money is summed exactly as integer units of 1/10,000 (SQLite keeps decimals as floats, so a
+  plain SUM could drift) and quantized to cents only when shown (`trading.money.to_cents`).
+- Holding time is exit minus entry in whole seconds.
+- Ratios (win rate, profit factor, Sharpe, drawdown %) are rounded to 4 decimal places.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+from django.conf import settings
+from django.db import NotSupportedError, connections
+from django.db.models import BigIntegerField, Count, F, Func, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Window
+from django.db.models.functions import TruncDate
+
+from trading import sessions
+from trading.models import Position, Side, Trade
+from trading.money import to_cents
+
+NEW_YORK = sessions.NEW_YORK
+UNITS_PER_MONEY = 10_000  # money is stored with 4 decimal places
+RATIO_QUANTUM = Decimal("0.0001")
+TRADING_DAYS_PER_YEAR = 252
+
+
+class MoneyUnits(Func):
+    """A 4-place money column as an exact integer number of 1/10,000ths."""
+
+    template = f"CAST(ROUND(%(expressions)s * {UNITS_PER_MONEY}) AS BIGINT)"
+    output_field = BigIntegerField()
+
+
+class HoldingSeconds(Func):
+    """`exit_time - entry_time` in whole seconds, as an integer the database can sum and sort."""
+
+    arity = 2
+    output_field = BigIntegerField()
+
+    def __init__(self, exit_time="exit_time", entry_time="entry_time"):
+        super().__init__(F(exit_time), F(entry_time))
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # Django stores aware datetimes in SQLite as UTC text, which julianday() reads.
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST(ROUND((julianday(%(expressions)s)) * 86400) AS INTEGER)",
+            arg_joiner=") - julianday(",
+            **extra_context,
+        )
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST(ROUND(EXTRACT(EPOCH FROM (%(expressions)s))) AS BIGINT)",
+            arg_joiner=" - ",
+            **extra_context,
+        )
+
+    def as_sql(self, compiler, connection, **extra_context):
+        if "template" not in extra_context:
+            raise NotSupportedError(f"holding time is computed on SQLite and PostgreSQL, not {connection.vendor}")
+        return super().as_sql(compiler, connection, **extra_context)
+
+
+@dataclass(frozen=True)
+class Period:
+    """New York dates from `start` to `end`, both included; None on a side means unbounded."""
+
+    start: date | None = None
+    end: date | None = None
+
+    @classmethod
+    def all_time(cls) -> Period:
+        return cls()
+
+    @classmethod
+    def day(cls, day: date) -> Period:
+        return cls(start=day, end=day)
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        first = date(year, month, 1)
+        following = date(year + (month == 12), month % 12 + 1, 1)
+        return cls(start=first, end=following - timedelta(days=1))
+
+    @property
+    def start_utc(self) -> datetime | None:
+        return None if self.start is None else datetime.combine(self.start, time.min, tzinfo=NEW_YORK)
+
+    @property
+    def end_utc(self) -> datetime | None:
+        """The first instant after the period (exclusive bound)."""
+        if self.end is None:
+            return None
+        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=NEW_YORK)
+
+    def label(self) -> str:
+        if self.start is None and self.end is None:
+            return "all time"
+        if self.start == self.end:
+            return self.start.isoformat()
+        return f"{self.start.isoformat() if self.start else '…'} to {self.end.isoformat() if self.end else '…'}"
+
+
+def closed_trades(*, period: Period) -> QuerySet[Trade]:
+    """Closed, non-dry-run trades whose exit falls in `period` (New York dates), unordered."""
+    qs = Trade.objects.filter(
+        status=Trade.Status.CLOSED, dry_run=False, realized_pnl__isnull=False, exit_time__isnull=False
+    ).order_by()
+    if period.start_utc is not None:
+        qs = qs.filter(exit_time__gte=period.start_utc)
+    if period.end_utc is not None:
+        qs = qs.filter(exit_time__lt=period.end_utc)
+    return qs
+
+
+def open_trades(*, period: Period) -> QuerySet[Trade]:
+    """Trades open now that were entered by the end of `period`."""
+    qs = Trade.objects.filter(status=Trade.Status.OPEN, dry_run=False).order_by("entry_time", "id")
+    if period.end_utc is not None:
+        qs = qs.filter(entry_time__lt=period.end_utc)
+    return qs
+
+
+def units_to_money(units: int | None) -> Decimal | None:
+    return None if units is None else Decimal(int(units)).scaleb(-4)
+
+
+def _cents(units: int | None) -> str | None:
+    return None if units is None else str(to_cents(units_to_money(units)))
+
+
+def _ratio(value: Decimal | None) -> float | None:
+    return None if value is None else float(value.quantize(RATIO_QUANTUM, rounding=ROUND_HALF_EVEN))
+
+
+def _whole_seconds(value: Decimal | None) -> int | None:
+    return None if value is None else int(value.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+WIN = Q(realized_pnl__gt=0)
+LOSS = Q(realized_pnl__lt=0)
+EVEN = Q(realized_pnl=0)
+HELD = Q(entry_time__isnull=False)
+
+
+def _totals(qs: QuerySet[Trade]) -> dict:
+    pnl = MoneyUnits("realized_pnl")
+    held = HoldingSeconds()
+    return qs.aggregate(
+        trade_count=Count("id"),
+        wins=Count("id", filter=WIN),
+        losses=Count("id", filter=LOSS),
+        breakevens=Count("id", filter=EVEN),
+        gross_profit=Sum(pnl, filter=WIN),
+        gross_loss=Sum(pnl, filter=LOSS),
+        net=Sum(pnl),
+        largest_win=Max(pnl, filter=WIN),
+        largest_loss=Min(pnl, filter=LOSS),
+        commissions=Sum(MoneyUnits("commission")),
+        held_all=Count("id", filter=HELD),
+        held_all_sum=Sum(held, filter=HELD),
+        held_winners=Count("id", filter=HELD & WIN),
+        held_winners_sum=Sum(held, filter=HELD & WIN),
+        held_losers=Count("id", filter=HELD & LOSS),
+        held_losers_sum=Sum(held, filter=HELD & LOSS),
+    )
+
+
+def median_holding_seconds(qs: QuerySet[Trade], *, count: int) -> Decimal | None:
+    """The median of `count` holding times by an ordered offset query: at most two rows come back."""
+    if count == 0:
+        return None
+    middle = (
+        qs.filter(HELD)
+        .annotate(held=HoldingSeconds())
+        .order_by("held")
+        .values_list("held", flat=True)[(count - 1) // 2 : count // 2 + 1]
+    )
+    values = [Decimal(v) for v in middle]
+    return sum(values) / len(values)
+
+
+def max_drawdown_units(qs: QuerySet[Trade]) -> int:
+    """The deepest fall of cumulative net P&L below its running peak (the curve starts at 0).
+
+    Trades are taken in exit order (id breaks ties). Two window passes in SQL: the cumulative sum,
+    then its running maximum; only the single answer comes back.
+    """
+    curve = (
+        qs.annotate(t=F("exit_time"), k=F("id"), u=MoneyUnits("realized_pnl"))
+        .annotate(
+            cum=Window(Sum("u"), order_by=[F("exit_time").asc(), F("id").asc()]),
+        )
+        .values_list("t", "k", "cum")
+    )
+    connection = connections[qs.db]
+    inner, params = curve.query.get_compiler(using=qs.db).as_sql()
+    sql = (
+        "SELECT MAX(CASE WHEN peak > 0 THEN peak ELSE 0 END - cum) FROM ("
+        "  SELECT cum, MAX(cum) OVER (ORDER BY t, k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS peak"
+        f"  FROM ({inner}) curve"
+        ") peaks"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (drawdown,) = cursor.fetchone()
+    return max(int(drawdown or 0), 0)
+
+
+def daily_pnl_units(qs: QuerySet[Trade]) -> list[tuple[date, int]]:
+    """Net P&L per New York exit date, summed in SQL: one row per day that had closed trades."""
+    rows = (
+        qs.annotate(day=TruncDate("exit_time", tzinfo=NEW_YORK))
+        .values("day")
+        .annotate(units=Sum(MoneyUnits("realized_pnl")))
+        .order_by("day")
+        .values_list("day", "units")
+    )
+    return [(day, int(units)) for day, units in rows]
+
+
+def sharpe_ratio(daily: list[tuple[date, int]], *, equity: Decimal) -> Decimal | None:
+    """Annualized Sharpe of daily net P&L as returns on `equity` (risk-free rate 0, sample std).
+
+    Every NYSE session from the first to the last trading day counts, a day without closed trades
+    as a zero return; fewer than two days, or no variation, gives None.
+    """
+    if not daily or equity <= 0:
+        return None
+    by_day = dict(daily)
+    days = {s.day for s in sessions.sessions_between(daily[0][0], daily[-1][0])} | set(by_day)
+    if len(days) < 2:
+        return None
+    with localcontext() as ctx:
+        ctx.prec = 34
+        returns = [units_to_money(by_day.get(day, 0)) / equity for day in days]
+        n = len(returns)
+        mean = sum(returns) / n
+        variance = sum((r - mean) ** 2 for r in returns) / (n - 1)
+        if variance == 0:
+            return None
+        return mean / variance.sqrt() * Decimal(TRADING_DAYS_PER_YEAR).sqrt()
+
+
+def _breakdown(qs: QuerySet[Trade], field: str) -> list[dict]:
+    pnl = MoneyUnits("realized_pnl")
+    return list(
+        qs.values(field)
+        .annotate(
+            trades=Count("id"),
+            wins=Count("id", filter=WIN),
+            losses=Count("id", filter=LOSS),
+            breakevens=Count("id", filter=EVEN),
+            net=Sum(pnl),
+            commissions=Sum(MoneyUnits("commission")),
+        )
+        .order_by(field)
+    )
+
+
+def exit_reason_breakdown(qs: QuerySet[Trade]) -> dict[str, dict]:
+    """Every known exit reason (zeros when unused), then any other recorded value."""
+    rows = {row["exit_reason"]: row for row in _breakdown(qs, "exit_reason")}
+    reasons = list(Trade.ExitReason.values) + sorted(r for r in rows if r not in Trade.ExitReason.values)
+    result = {}
+    for reason in reasons:
+        row = rows.get(reason, {"trades": 0, "wins": 0, "losses": 0, "breakevens": 0, "net": 0})
+        result[reason or "unknown"] = {
+            "trades": row["trades"],
+            "wins": row["wins"],
+            "losses": row["losses"],
+            "breakevens": row["breakevens"],
+            "net_pnl": _cents(row["net"] or 0),
+        }
+    return result
+
+
+def symbol_table(qs: QuerySet[Trade]) -> list[dict]:
+    return [
+        {
+            "symbol": row["symbol"],
+            "trades": row["trades"],
+            "wins": row["wins"],
+            "losses": row["losses"],
+            "breakevens": row["breakevens"],
+            "win_rate": _ratio(Decimal(row["wins"]) / row["trades"]),
+            "net_pnl": _cents(row["net"]),
+            "commissions": _cents(row["commissions"]),
+        }
+        for row in _breakdown(qs, "symbol")
+    ]
+
+
+def open_trade_rows(*, period: Period) -> list[dict]:
+    """Open trades with unrealized P&L at the latest mark of their symbol (None when never marked)."""
+    position = Position.objects.filter(symbol=OuterRef("symbol"))
+    rows = open_trades(period=period).annotate(
+        mark_price=Subquery(position.values("mark_price")[:1]),
+        marked_at=Subquery(position.values("marked_at")[:1]),
+    )
+    result = []
+    for trade in rows.values(
+        "id", "symbol", "side", "quantity", "entry_price", "entry_time", "stop_price", "target_price", "commission",
+        "mark_price", "marked_at",
+    ):  # fmt: skip
+        mark, entry = trade["mark_price"], trade["entry_price"]
+        unrealized = None
+        if mark is not None and entry is not None:
+            direction = 1 if trade["side"] == Side.BUY else -1
+            unrealized = to_cents((Decimal(mark) - entry) * trade["quantity"] * direction)
+        result.append(
+            {
+                "id": trade["id"],
+                "symbol": trade["symbol"],
+                "side": trade["side"],
+                "quantity": trade["quantity"],
+                "entry_price": None if entry is None else str(entry),
+                "entry_time": None
+                if trade["entry_time"] is None
+                else trade["entry_time"].astimezone(NEW_YORK).isoformat(),
+                "stop_price": None if trade["stop_price"] is None else str(trade["stop_price"]),
+                "target_price": None if trade["target_price"] is None else str(trade["target_price"]),
+                "commission": str(to_cents(trade["commission"])),
+                "mark_price": None if mark is None else str(Decimal(mark)),
+                "marked_at": None
+                if trade["marked_at"] is None
+                else trade["marked_at"].astimezone(NEW_YORK).isoformat(),
+                "unrealized_pnl": None if unrealized is None else str(unrealized),
+            }
+        )
+    return result
+
+
+def metrics_compute(*, period: Period, equity: Decimal | None = None) -> dict:
+    """All metrics of `period` as one JSON-ready dict; money as strings of cents."""
+    equity = Decimal(settings.TRADE_LABS_STARTING_EQUITY if equity is None else equity)
+    qs = closed_trades(period=period)
+    t = _totals(qs)
+    count, wins, losses = t["trade_count"], t["wins"], t["losses"]
+    gross_profit = units_to_money(t["gross_profit"] or 0)
+    gross_loss = units_to_money(t["gross_loss"] or 0)
+    net = units_to_money(t["net"] or 0)
+    drawdown = units_to_money(max_drawdown_units(qs)) if count else Decimal(0)
+    sharpe = sharpe_ratio(daily_pnl_units(qs), equity=equity) if count else None
+    open_rows = open_trade_rows(period=period)
+    unrealized = [Decimal(r["unrealized_pnl"]) for r in open_rows if r["unrealized_pnl"] is not None]
+
+    def average(total_key: str, count_key: str) -> int | None:
+        return _whole_seconds(Decimal(t[total_key]) / t[count_key]) if t[count_key] else None
+
+    return {
+        "period_start": period.start.isoformat() if period.start else None,
+        "period_end": period.end.isoformat() if period.end else None,
+        "trade_count": count,
+        "wins": wins,
+        "losses": losses,
+        "breakevens": t["breakevens"],
+        "win_rate": _ratio(Decimal(wins) / count) if count else None,
+        "gross_profit": str(to_cents(gross_profit)),
+        "gross_loss": str(to_cents(gross_loss)),
+        "net_pnl": str(to_cents(net)),
+        "profit_factor": _ratio(gross_profit / abs(gross_loss)) if gross_loss else None,
+        "expectancy": str(to_cents(net / count)) if count else None,
+        "average_win": str(to_cents(gross_profit / wins)) if wins else None,
+        "average_loss": str(to_cents(gross_loss / losses)) if losses else None,
+        "largest_win": _cents(t["largest_win"]),
+        "largest_loss": _cents(t["largest_loss"]),
+        "average_holding_time": average("held_all_sum", "held_all"),
+        "median_holding_time": _whole_seconds(median_holding_seconds(qs, count=t["held_all"])),
+        "average_holding_time_winners": average("held_winners_sum", "held_winners"),
+        "median_holding_time_winners": _whole_seconds(median_holding_seconds(qs.filter(WIN), count=t["held_winners"])),
+        "average_holding_time_losers": average("held_losers_sum", "held_losers"),
+        "median_holding_time_losers": _whole_seconds(median_holding_seconds(qs.filter(LOSS), count=t["held_losers"])),
+        "max_drawdown": str(to_cents(drawdown)),
+        "max_drawdown_pct": _ratio(drawdown / equity * 100) if equity > 0 else None,
+        "sharpe_ratio": _ratio(sharpe),
+        "exit_reasons": exit_reason_breakdown(qs),
+        "per_symbol": symbol_table(qs),
+        "commissions": _cents(t["commissions"] or 0),
+        "starting_equity": str(to_cents(equity)),
+        "open_trades": len(open_rows),
+        "unrealized_pnl": str(to_cents(sum(unrealized, Decimal(0)))),
+        "open_trade_list": open_rows,
+    }
+
+
+def pnl_curve_by_trade(*, period: Period) -> list[tuple[datetime, Decimal]]:
+    """Cumulative net P&L after each closed trade in exit order (for a day's chart: few points)."""
+    rows = (
+        closed_trades(period=period)
+        .annotate(cum=Window(Sum(MoneyUnits("realized_pnl")), order_by=[F("exit_time").asc(), F("id").asc()]))
+        .order_by("exit_time", "id")
+        .values_list("exit_time", "cum")
+    )
+    return [(moment, units_to_money(cum)) for moment, cum in rows]
+
+
+def pnl_curve_by_day(*, period: Period) -> list[tuple[date, Decimal]]:
+    """Cumulative net P&L at the end of each New York day with closed trades (small for years of history)."""
+    running = 0
+    curve = []
+    for day, units in daily_pnl_units(closed_trades(period=period)):
+        running += units
+        curve.append((day, units_to_money(running)))
+    return curve

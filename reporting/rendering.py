@@ -1,0 +1,260 @@
+"""Turning metrics into what people read: Markdown, CSV and an inline SVG chart of the P&L curve."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from trading import sessions
+from trading.models import Trade
+
+from .exports import Column, cents, csv_lines, queryset_rows
+from .metrics import HoldingSeconds
+
+
+def human_duration(seconds: int | None) -> str:
+    """'2h 05m 07s', '3d 4h 00m', '45s'; '–' when unknown."""
+    if seconds is None:
+        return "–"
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(int(seconds))
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days}d {hours}h {minutes:02d}m"
+    if hours:
+        return f"{sign}{hours}h {minutes:02d}m {secs:02d}s"
+    if minutes:
+        return f"{sign}{minutes}m {secs:02d}s"
+    return f"{sign}{secs}s"
+
+
+def _money(value: str | None) -> str:
+    return "–" if value is None else f"${value}" if not value.startswith("-") else f"-${value[1:]}"
+
+
+def _pct(ratio: float | None) -> str:
+    return "–" if ratio is None else f"{ratio * 100:.2f}%"
+
+
+def _pct_points(percent: float | None) -> str:
+    return "–" if percent is None else f"{percent:.2f}%"
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def _cell(value) -> str:
+    # Markdown table cells: no pipes or raw HTML from the data.
+    return html.escape(str(value), quote=False).replace("|", "\\|")
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+# The day's closed trades, as the report's CSV and its Markdown table show them.
+REPORT_TRADE_COLUMNS = [
+    Column("id", "id"),
+    Column("symbol", "symbol"),
+    Column("side", "side"),
+    Column("quantity", "quantity"),
+    Column("entry_time", "entry_time"),
+    Column("entry_price", "entry_price"),
+    Column("exit_time", "exit_time"),
+    Column("exit_price", "exit_price"),
+    Column("exit_reason", "exit_reason"),
+    Column("holding_seconds", "holding_seconds"),
+    Column("commission", "commission", cents),
+    Column("realized_pnl", "realized_pnl", cents),
+    Column("run_id", "run__run_id"),
+    Column("review_status", "review_status"),
+    Column("tags", "tags"),
+]
+
+
+def report_trade_rows(closed: QuerySet[Trade]) -> list[list]:
+    """The day's closed trades in exit order (a day holds few enough to keep in a list)."""
+    queryset = closed.annotate(holding_seconds=HoldingSeconds()).order_by("exit_time", "id")
+    return list(queryset_rows(queryset, REPORT_TRADE_COLUMNS))
+
+
+def report_csv(rows: list[list]) -> str:
+    return "".join(csv_lines(rows, headers=[c.header for c in REPORT_TRADE_COLUMNS]))
+
+
+def _time_ny(value: datetime | None) -> str:
+    return "" if value is None else f"{sessions.to_new_york(value):%H:%M:%S}"
+
+
+def metrics_markdown(metrics: dict, *, title: str) -> str:
+    """The metrics as Markdown: summary, holding time, exit reasons, symbols, open trades."""
+    m = metrics
+    lines = [f"# {title}", ""]
+    lines += _table(
+        ["Metric", "Value"],
+        [
+            ["Closed trades", m["trade_count"]],
+            ["Wins / losses / breakevens", f"{m['wins']} / {m['losses']} / {m['breakevens']}"],
+            ["Win rate", _pct(m["win_rate"])],
+            ["Net P&L", _money(m["net_pnl"])],
+            ["Gross profit", _money(m["gross_profit"])],
+            ["Gross loss", _money(m["gross_loss"])],
+            ["Profit factor", _number(m["profit_factor"])],
+            ["Expectancy (per trade)", _money(m["expectancy"])],
+            ["Average win", _money(m["average_win"])],
+            ["Average loss", _money(m["average_loss"])],
+            ["Largest win", _money(m["largest_win"])],
+            ["Largest loss", _money(m["largest_loss"])],
+            ["Max drawdown", f"{_money(m['max_drawdown'])} ({_pct_points(m['max_drawdown_pct'])} of starting equity)"],
+            ["Sharpe ratio (daily, annualized)", _number(m["sharpe_ratio"])],
+            ["Commissions paid", _money(m["commissions"])],
+        ],
+    )
+    lines += ["", "## Holding time", ""]
+    lines += _table(
+        ["Trades", "Average", "Median"],
+        [
+            ["All", human_duration(m["average_holding_time"]), human_duration(m["median_holding_time"])],
+            [
+                "Winners",
+                human_duration(m["average_holding_time_winners"]),
+                human_duration(m["median_holding_time_winners"]),
+            ],
+            [
+                "Losers",
+                human_duration(m["average_holding_time_losers"]),
+                human_duration(m["median_holding_time_losers"]),
+            ],
+        ],
+    )
+    lines += ["", "## Exit reasons", ""]
+    lines += _table(
+        ["Reason", "Trades", "Wins", "Losses", "Net P&L"],
+        [
+            [reason, r["trades"], r["wins"], r["losses"], _money(r["net_pnl"])]
+            for reason, r in m["exit_reasons"].items()
+        ],
+    )
+    lines += ["", "## By symbol", ""]
+    if m["per_symbol"]:
+        lines += _table(
+            ["Symbol", "Trades", "Wins", "Losses", "Win rate", "Net P&L", "Commissions"],
+            [
+                [s["symbol"], s["trades"], s["wins"], s["losses"], _pct(s["win_rate"]), _money(s["net_pnl"]), _money(s["commissions"])]
+                for s in m["per_symbol"]
+            ],
+        )  # fmt: skip
+    else:
+        lines.append("No closed trades.")
+    lines += ["", f"## Open trades ({m['open_trades']})", ""]
+    if m["open_trade_list"]:
+        lines += _table(
+            ["Symbol", "Side", "Qty", "Entry", "Stop", "Target", "Mark", "Unrealized P&L"],
+            [
+                [o["symbol"], o["side"], o["quantity"], o["entry_price"] or "–", o["stop_price"] or "–", o["target_price"] or "–", o["mark_price"] or "–", _money(o["unrealized_pnl"])]
+                for o in m["open_trade_list"]
+            ],
+        )  # fmt: skip
+        lines += ["", f"Unrealized P&L at the latest marks: {_money(m['unrealized_pnl'])}"]
+    else:
+        lines.append("None.")
+    return "\n".join(lines) + "\n"
+
+
+def report_markdown(*, day: date, metrics: dict, rows: list[list]) -> str:
+    """The daily report: the metrics, then every closed trade of the day."""
+    text = metrics_markdown(metrics, title=f"Trade Labs daily report, {day:%A %Y-%m-%d} (New York)")
+    index = {c.header: i for i, c in enumerate(REPORT_TRADE_COLUMNS)}
+    lines = ["", f"## Closed trades ({len(rows)})", ""]
+    if rows:
+        lines += _table(
+            ["Exit (NY)", "Symbol", "Side", "Qty", "Entry", "Exit", "Reason", "Held", "Commission", "Net P&L"],
+            [
+                [
+                    _time_ny(row[index["exit_time"]]),
+                    row[index["symbol"]],
+                    row[index["side"]],
+                    row[index["quantity"]],
+                    row[index["entry_price"]],
+                    row[index["exit_price"]],
+                    row[index["exit_reason"]] or "–",
+                    human_duration(row[index["holding_seconds"]]),
+                    _money(row[index["commission"]]),
+                    _money(row[index["realized_pnl"]]),
+                ]
+                for row in rows
+            ],
+        )
+    else:
+        lines.append("No trades closed this day.")
+    return text + "\n".join(lines) + "\n"
+
+
+def curve_svg(points: Sequence[tuple[object, Decimal]], *, width: int = 720, height: int = 220) -> SafeString:
+    """The cumulative P&L curve as an inline SVG (a step from zero through each point), drawn server-side."""
+    if not points:
+        return format_html('<p class="help">{}</p>', "No closed trades: no P&L curve to draw.")
+    pad_left, pad_right, pad_y = 70, 10, 16
+    values = [Decimal(0)] + [Decimal(v) for _, v in points]
+    low, high = min(values), max(values)
+    span = (high - low) or Decimal(1)
+    plot_w, plot_h = width - pad_left - pad_right, height - 2 * pad_y
+
+    def x(i: int) -> float:
+        return pad_left + plot_w * i / max(len(values) - 1, 1)
+
+    def y(v: Decimal) -> float:
+        return pad_y + float((high - v) / span) * plot_h
+
+    polyline = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+    final = values[-1]
+    colour = "#2e7d32" if final >= 0 else "#c62828"
+    labels = format_html_join(
+        "",
+        '<text x="{}" y="{}" font-size="11" text-anchor="end" fill="#555">{}</text>',
+        [(pad_left - 6, f"{y(v) + 4:.1f}", _money(str(v.quantize(Decimal("0.01"))))) for v in {high, low, Decimal(0)}],
+    )
+    first_label, last_label = str(points[0][0]), str(points[-1][0])
+    return format_html(
+        '<svg class="pnl-curve" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+        'role="img" aria-label="Cumulative net P&amp;L curve">'
+        "<title>Cumulative net P&amp;L: {points} points, final {final}</title>"
+        '<rect x="0" y="0" width="{w}" height="{h}" fill="#fff"/>'
+        '<line x1="{pl}" x2="{xr}" y1="{zero}" y2="{zero}" stroke="#999" stroke-dasharray="4 3"/>'
+        '<polyline fill="none" stroke="{colour}" stroke-width="2" points="{polyline}"/>'
+        "{labels}"
+        '<text x="{pl}" y="{bottom}" font-size="11" fill="#555">{first}</text>'
+        '<text x="{xr}" y="{bottom}" font-size="11" fill="#555" text-anchor="end">{last}</text>'
+        "</svg>",
+        w=width,
+        h=height,
+        points=len(points),
+        final=_money(str(final.quantize(Decimal("0.01")))),
+        pl=pad_left,
+        xr=width - pad_right,
+        zero=f"{y(Decimal(0)):.1f}",
+        colour=colour,
+        polyline=polyline,
+        labels=labels,
+        bottom=height - 2,
+        first=first_label,
+        last=last_label,
+    )
+
+
+def markdown_html(text: str) -> SafeString:
+    """Render a stored report's Markdown. Cells were escaped when written, so raw HTML never comes from data."""
+    import markdown
+
+    return mark_safe(markdown.markdown(text, extensions=["tables"], output_format="html"))  # noqa: S308

@@ -1,0 +1,59 @@
+"""Read-side queries for reporting: statistics of a period, shared by commands, admin and API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from trading.models import PipelineRun, Position, Trade
+from trading.money import ZERO, to_cents
+
+from .metrics import NEW_YORK, Period, metrics_compute
+
+
+def period_from_month(text: str | None) -> Period:
+    """'YYYY-MM' → that New York calendar month; None or '' → all time. ValueError on anything else."""
+    if not text:
+        return Period.all_time()
+    try:
+        year, month = (int(part) for part in text.split("-"))
+        return Period.month(year, month)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a month (YYYY-MM)") from None
+
+
+def today_new_york():
+    return timezone.now().astimezone(NEW_YORK).date()
+
+
+def stats_summary(*, period: Period) -> dict:
+    """Counts and P&L of the book plus every metric of `period`, as one JSON-ready dict.
+
+    For all time the counts match `trading.selectors.book_totals`; for a month, runs and closed
+    trades are those of the month, while open/pending trades and unrealized P&L are as of now.
+    """
+    metrics = metrics_compute(period=period)
+    runs = PipelineRun.objects.all()
+    if period.start_utc is not None:
+        runs = runs.filter(started_at__gte=period.start_utc)
+    if period.end_utc is not None:
+        runs = runs.filter(started_at__lt=period.end_utc)
+    live = Trade.objects.filter(dry_run=False).aggregate(
+        open=Count("id", filter=Q(status=Trade.Status.OPEN)),
+        pending=Count("id", filter=Q(status=Trade.Status.PENDING)),
+    )
+    unrealized: Decimal = Position.objects.aggregate(total=Sum("unrealized_pnl"))["total"] or ZERO
+    scope = "all" if period.start is None else f"{period.start:%Y-%m}"
+    return {
+        "scope": scope,
+        **metrics,
+        "runs": runs.count(),
+        "open_trades": live["open"],
+        "pending_trades": live["pending"],
+        "closed_trades": metrics["trade_count"],
+        "realized_pnl": metrics["net_pnl"],
+        # The book's figure: every position marked, whether or not a trade of ours opened it.
+        "unrealized_pnl": str(to_cents(unrealized)),
+    }
