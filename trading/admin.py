@@ -1,6 +1,7 @@
 """The book of record in the admin: broker facts read-only, trades annotatable with history."""
 
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -183,6 +184,29 @@ class TradeAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Trade._meta.fields if f.name not in ("notes", "tags", "review_status")] + [
         "run_link"
     ]
+    actions = ["close_at_market", "mark_reviewed"]
+
+    @admin.action(description="Close selected open trades at market", permissions=["change"])
+    def close_at_market(self, request, queryset):
+        from trading.brokers.base import BrokerError
+        from trading.services.closing import TradeNotOpen, trade_close
+
+        for trade in queryset.filter(status=Trade.Status.OPEN):
+            alias = trade.backend if trade.backend in settings.BROKERS else "default"
+            try:
+                closed = trade_close(trade_id=trade.pk, alias=alias)
+            except (TradeNotOpen, BrokerError) as exc:
+                self.message_user(request, f"{trade.symbol}: not closed: {exc}", messages.ERROR)
+                continue
+            self.log_change(request, closed, f"Closed at market: {closed.status}, exit {closed.exit_price}")
+            self.message_user(request, f"{trade.symbol}: {closed.status} at {closed.exit_price}", messages.SUCCESS)
+
+    @admin.action(description="Mark selected trades as reviewed", permissions=["change"])
+    def mark_reviewed(self, request, queryset):
+        for trade in queryset:
+            trade.review_status = Trade.ReviewStatus.REVIEWED
+            trade.save(update_fields=["review_status", "updated_at"])
+            self.log_change(request, trade, "Marked reviewed (bulk action).")
 
     def has_add_permission(self, request):
         return False

@@ -230,6 +230,12 @@ class Order(models.Model):
     quantity = models.PositiveIntegerField()
     limit_price = PriceField(null=True, blank=True)
     stop_price = PriceField(null=True, blank=True)
+    exit_reason = models.CharField(
+        max_length=8,
+        choices=Trade.ExitReason.choices,
+        blank=True,
+        help_text="For exit orders: why the trade is closed.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.INTENT)
     filled_quantity = models.PositiveIntegerField(default=0)
     average_fill_price = PriceField(null=True, blank=True)

@@ -197,6 +197,9 @@ TRADE_LABS_RISK = {
     "max_order_notional": env_str("TRADE_LABS_MAX_ORDER_NOTIONAL", "10000"),
     "max_gross_exposure": env_str("TRADE_LABS_MAX_GROSS_EXPOSURE", "50000"),
     "daily_loss_limit": env_str("TRADE_LABS_DAILY_LOSS_LIMIT", "1000"),
+    # 0 keeps brackets working overnight; N > 0 makes `mark` close open trades at market
+    # in the session's last N minutes (exit reason: end of day).
+    "flatten_minutes_before_close": env_int("TRADE_LABS_FLATTEN_MINUTES_BEFORE_CLOSE", 0),
 }
 
 # The trading day, New York time, NYSE sessions only (see trading.schedule).

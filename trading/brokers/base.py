@@ -128,7 +128,8 @@ class AccountInfo:
 
 @dataclass
 class BracketResult:
-    """States of the three legs after placing, and any executions already reported."""
+    """States of the orders after placing (three legs of a bracket, or one exit order),
+    and any executions already reported."""
 
     orders: list[OrderState] = field(default_factory=list)
     executions: list[Execution] = field(default_factory=list)
@@ -196,7 +197,12 @@ class BaseBroker:
         """
         raise NotImplementedError
 
+    def place_order(self, order: OrderRequest, *, at: datetime) -> BracketResult:
+        """Send one stand-alone order (a market exit). Idempotent by order_ref, like place_bracket."""
+        raise NotImplementedError
+
     def cancel_order(self, order_ref: str) -> None:
+        """Cancel a working order by ref; an order already done is left as it is."""
         raise NotImplementedError
 
     def open_orders(self) -> list[OrderState]:

@@ -13,6 +13,7 @@ from trading.brokers.base import (
     BracketResult,
     BrokerPosition,
     Execution,
+    OrderRequest,
     OrderState,
     Quote,
     ScanResult,
@@ -111,6 +112,16 @@ class SimBroker(BaseBroker):
         return BracketResult(
             orders=[self._state(order) for order in orders],
             executions=[self._execution(e) for order in orders for e in order.executions.all()],
+        )
+
+    def place_order(self, order: OrderRequest, *, at: datetime) -> BracketResult:
+        from trading.sim.engine import sim_place_order
+
+        placed = sim_place_order(
+            account=self.sim_account, request=order, at=at, market=self.market, slippage_bps=self.slippage_bps
+        )
+        return BracketResult(
+            orders=[self._state(placed)], executions=[self._execution(e) for e in placed.executions.all()]
         )
 
     def cancel_order(self, order_ref: str) -> None:

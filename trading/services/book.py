@@ -194,11 +194,11 @@ def _trade_apply_fill(trade: Trade, order: Order, fill: Fill) -> None:
         if trade.status == Trade.Status.PENDING:
             trade.status = Trade.Status.OPEN
     else:
-        _trade_maybe_close(trade, exit_leg=order.leg, fill=fill)
+        _trade_maybe_close(trade, exit_leg=order.leg, fill=fill, exit_reason=order.exit_reason)
     trade.save()
 
 
-def _trade_maybe_close(trade: Trade, *, exit_leg: str, fill: Fill) -> None:
+def _trade_maybe_close(trade: Trade, *, exit_leg: str, fill: Fill, exit_reason: str = "") -> None:
     entry_filled = trade.orders.filter(leg=Order.Leg.ENTRY).values_list("filled_quantity", flat=True).first() or 0
     exits = Fill.objects.filter(order__trade=trade).exclude(order__leg=Order.Leg.ENTRY)
     exit_quantity = sum(f.quantity for f in exits)
@@ -207,7 +207,7 @@ def _trade_maybe_close(trade: Trade, *, exit_leg: str, fill: Fill) -> None:
     exit_value = sum(f.price * f.quantity for f in exits)
     trade.exit_price = to_price(exit_value / exit_quantity)
     trade.exit_time = fill.filled_at
-    trade.exit_reason = EXIT_LEGS.get(exit_leg, Trade.ExitReason.MANUAL)
+    trade.exit_reason = exit_reason or EXIT_LEGS.get(exit_leg, Trade.ExitReason.MANUAL)
     gross = (trade.exit_price - trade.entry_price) * entry_filled * trade.direction
     trade.realized_pnl = to_money(gross - trade.commission)
     trade.status = Trade.Status.CLOSED

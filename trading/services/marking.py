@@ -1,11 +1,13 @@
 """Marking the book: advance the broker to a moment, take in its fills, and mark positions."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
+from django.conf import settings
 from django.utils import timezone
 
+from trading import sessions
 from trading.brokers import brokers
 from trading.models import Position, Trade
 
@@ -42,7 +44,17 @@ def book_mark(*, alias: str = "default", at: datetime | None = None, now: dateti
                 continue
             position_mark(symbol=symbol, price=price, at=quote.time or moment)
             result.marked[symbol] = str(price)
+    flatten = int(settings.TRADE_LABS_RISK.get("flatten_minutes_before_close", 0))
+    if flatten and _within_minutes_of_close(result.moment, flatten):
+        from .closing import trades_flatten_at_close
+
+        trades_flatten_at_close(alias=alias, at=result.moment)
     still_open = set(Trade.objects.filter(pk__in=open_before, status=Trade.Status.OPEN).values_list("pk", flat=True))
     result.closed_trades = sorted(open_before - still_open)
     log.info("book_marked", moment=moment.isoformat(), fills=result.new_fills, closed=len(result.closed_trades))
     return result
+
+
+def _within_minutes_of_close(moment: datetime, minutes: int) -> bool:
+    current = sessions.session_at_or_before(moment)
+    return current.close - timedelta(minutes=minutes) <= moment <= current.close

@@ -133,6 +133,36 @@ def sim_place_bracket(
     return [parent, stop, target]
 
 
+def sim_place_order(
+    *,
+    account: SimAccount,
+    request: OrderRequest,
+    at: datetime,
+    market,
+    slippage_bps: Decimal,
+    commission_schedule: dict | None = None,
+) -> SimOrder:
+    """Accept one market order and fill it at the touch; idempotent by order ref."""
+    existing = SimOrder.objects.filter(account=account, order_ref=request.order_ref).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        account = SimAccount.objects.select_for_update().get(pk=account.pk)
+        order = _create(account, request, parent=None, oca_group="", at=at)
+        quote = market.quote(request.symbol, at)
+        touch = quote.ask if request.side == "BUY" else quote.bid
+        if request.order_type != "MKT":
+            order.status, order.reason = SimOrder.Status.REJECTED, "SIM accepts stand-alone market orders only"
+            order.save(update_fields=["status", "reason"])
+        elif touch is None or touch <= 0:
+            order.status, order.reason = SimOrder.Status.REJECTED, f"no tradable quote for {request.symbol}"
+            order.save(update_fields=["status", "reason"])
+        else:
+            price = _slipped(touch, order.side, slippage_bps)
+            _execute(account, order, price=price, at=quote.time or at, commission_schedule=commission_schedule)
+    return order
+
+
 def _first_trigger(order: SimOrder, bids: np.ndarray, asks: np.ndarray) -> int | None:
     """Index of the first minute at which this exit order would trade, or None."""
     prices = bids if order.side == "SELL" else asks

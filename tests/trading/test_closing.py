@@ -1,0 +1,104 @@
+"""Closing a trade by hand or at the end of the day: legs cancelled, one exit, P&L to the cent."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+
+from trading.models import Order, Position, Trade
+from trading.services.closing import TradeNotOpen, trade_close
+from trading.services.marking import book_mark
+from trading.services.pipeline import RunOptions, pipeline_run
+from trading.sim.models import SimExecution, SimOrder
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def open_trade(morning):
+    return pipeline_run(RunOptions(at=morning, top_n=1)).trades.get()
+
+
+def test_manual_close_cancels_the_bracket_and_sells_once(open_trade, morning):
+    trade = trade_close(trade_id=open_trade.pk, at=morning + timedelta(minutes=2))
+    assert trade.status == Trade.Status.CLOSED and trade.exit_reason == Trade.ExitReason.MANUAL
+    legs = {o.leg: o for o in trade.orders.all()}
+    assert legs["stop"].status == legs["target"].status == Order.Status.CANCELLED
+    assert legs["exit"].status == Order.Status.FILLED
+    assert SimOrder.objects.filter(order_ref=legs["stop"].client_order_ref).get().status == "cancelled"
+    sells = SimExecution.objects.filter(side="SELL", symbol=trade.symbol)
+    assert sells.count() == 1
+    buy = SimExecution.objects.get(side="BUY", symbol=trade.symbol)
+    sell = sells.get()
+    assert trade.realized_pnl == (sell.price - buy.price) * trade.quantity - buy.commission - sell.commission
+    assert Position.objects.get(symbol=trade.symbol).quantity == 0
+
+
+def test_closing_twice_is_refused_and_sells_nothing_more(open_trade, morning):
+    trade_close(trade_id=open_trade.pk, at=morning + timedelta(minutes=2))
+    with pytest.raises(TradeNotOpen):
+        trade_close(trade_id=open_trade.pk, at=morning + timedelta(minutes=3))
+    assert SimExecution.objects.filter(side="SELL").count() == 1
+
+
+def _bracket_out_of_reach(trade):
+    stop = SimOrder.objects.get(order_ref=trade.orders.get(leg="stop").client_order_ref)
+    target = SimOrder.objects.get(order_ref=trade.orders.get(leg="target").client_order_ref)
+    stop.stop_price, target.limit_price = stop.stop_price / 10, target.limit_price * 10
+    stop.save()
+    target.save()
+
+
+def test_flatten_at_close_closes_open_trades_as_end_of_day(open_trade, settings, close_of_day):
+    settings.TRADE_LABS_RISK = {**settings.TRADE_LABS_RISK, "flatten_minutes_before_close": 5}
+    _bracket_out_of_reach(open_trade)
+    result = book_mark(at=close_of_day)
+    open_trade.refresh_from_db()
+    assert open_trade.status == Trade.Status.CLOSED and open_trade.exit_reason == Trade.ExitReason.END_OF_DAY
+    assert open_trade.pk in result.closed_trades
+
+
+def test_close_trade_command(open_trade):
+    out = StringIO()
+    call_command("close_trade", str(open_trade.pk), "--at", "2026-11-20T10:35", stdout=out)
+    assert "closed" in out.getvalue()
+    with pytest.raises(CommandError, match="not open"):
+        call_command("close_trade", str(open_trade.pk), stdout=StringIO())
+    with pytest.raises(CommandError, match="no trade"):
+        call_command("close_trade", "999999", stdout=StringIO())
+
+
+def test_admin_action_closes_and_logs(staff_client, open_trade):
+    from django.contrib.admin.models import LogEntry
+
+    _bracket_out_of_reach(open_trade)
+    response = staff_client.post(
+        reverse("admin:trading_trade_changelist"),
+        {"action": "close_at_market", "index": "0", "_selected_action": [open_trade.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    open_trade.refresh_from_db()
+    assert open_trade.status == Trade.Status.CLOSED and open_trade.exit_reason == Trade.ExitReason.MANUAL
+    assert "Closed at market" in LogEntry.objects.get(object_id=str(open_trade.pk)).get_change_message()
+
+
+def test_dry_run_trades_close_locally(settings, morning):
+    from tests.trading.test_safety import RealLookingBroker
+
+    settings.TRADE_LABS_ARMED = False
+    settings.BROKERS = {
+        **settings.BROKERS,
+        "real": {
+            "BACKEND": "tests.trading.test_safety.RealLookingBroker",
+            "OPTIONS": settings.BROKERS["sim"]["OPTIONS"],
+        },
+    }
+    RealLookingBroker.placed = []
+    trade = pipeline_run(RunOptions(alias="real", at=morning, top_n=1)).trades.get()
+    closed = trade_close(trade_id=trade.pk, alias="real", at=morning + timedelta(minutes=1))
+    assert closed.status == Trade.Status.CLOSED and closed.dry_run
+    assert RealLookingBroker.placed == [] and not SimOrder.objects.exists()

@@ -1,0 +1,30 @@
+"""python manage.py close_trade TRADE_ID [--at ISO-TIME]"""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from trading.brokers.base import BrokerError
+from trading.cli import parse_moment
+from trading.models import Trade
+from trading.services.closing import TradeNotOpen, trade_close
+
+
+class Command(BaseCommand):
+    help = "Close an open trade at market: cancel its stop and target, send one exit order."
+
+    def add_arguments(self, parser):
+        parser.add_argument("trade_id", type=int)
+        parser.add_argument("--at", help="Market moment (SIM); without offset read as New York time.")
+
+    def handle(self, *args, **options):
+        try:
+            trade = Trade.objects.get(pk=options["trade_id"])
+        except Trade.DoesNotExist:
+            raise CommandError(f"no trade {options['trade_id']}") from None
+        try:
+            trade = trade_close(trade_id=trade.pk, at=parse_moment(options["at"]))
+        except (TradeNotOpen, BrokerError) as exc:
+            raise CommandError(f"not closed: {exc}") from None
+        self.stdout.write(
+            f"Trade {trade.pk} {trade.symbol}: {trade.status}, exit {trade.exit_price} ({trade.exit_reason}), "
+            f"realized P&L {trade.realized_pnl}"
+        )
