@@ -43,8 +43,8 @@ def cell(value: Any) -> Any:
     return value
 
 
-def cents(value: Decimal | None) -> str:
-    return "" if value is None else str(to_cents(value))
+def cents(value: Decimal | None) -> Decimal | None:
+    return None if value is None else to_cents(value)
 
 
 class _Echo:

@@ -26,7 +26,7 @@ from django.db.models.functions import TruncDate
 
 from trading import sessions
 from trading.models import Position, Side, Trade
-from trading.money import to_cents
+from trading.money import to_cents, to_price
 
 NEW_YORK = sessions.NEW_YORK
 UNITS_PER_MONEY = 10_000  # money is stored with 4 decimal places
@@ -321,7 +321,7 @@ def open_trade_rows(*, period: Period) -> list[dict]:
         unrealized = None
         if mark is not None and entry is not None:
             direction = 1 if trade["side"] == Side.BUY else -1
-            unrealized = to_cents((Decimal(mark) - entry) * trade["quantity"] * direction)
+            unrealized = to_cents((to_price(mark) - entry) * trade["quantity"] * direction)
         result.append(
             {
                 "id": trade["id"],
@@ -335,7 +335,7 @@ def open_trade_rows(*, period: Period) -> list[dict]:
                 "stop_price": None if trade["stop_price"] is None else str(trade["stop_price"]),
                 "target_price": None if trade["target_price"] is None else str(trade["target_price"]),
                 "commission": str(to_cents(trade["commission"])),
-                "mark_price": None if mark is None else str(Decimal(mark)),
+                "mark_price": None if mark is None else str(to_price(mark)),
                 "marked_at": None
                 if trade["marked_at"] is None
                 else trade["marked_at"].astimezone(NEW_YORK).isoformat(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -36,8 +35,11 @@ def human_duration(seconds: int | None) -> str:
     return f"{sign}{secs}s"
 
 
-def _money(value: str | None) -> str:
-    return "–" if value is None else f"${value}" if not value.startswith("-") else f"-${value[1:]}"
+def _money(value: str | Decimal | None) -> str:
+    if value is None:
+        return "–"
+    text = str(value)
+    return f"-${text[1:]}" if text.startswith("-") else f"${text}"
 
 
 def _pct(ratio: float | None) -> str:
@@ -53,8 +55,8 @@ def _number(value: float | None) -> str:
 
 
 def _cell(value) -> str:
-    # Markdown table cells: no pipes or raw HTML from the data.
-    return html.escape(str(value), quote=False).replace("|", "\\|")
+    # Markdown table cells: no pipes or raw HTML from the data (a bare "&" renders as itself).
+    return str(value).replace("<", "&lt;").replace("|", "\\|")
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence]) -> list[str]:

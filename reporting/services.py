@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import structlog
@@ -64,7 +65,7 @@ def report_generate(*, day: date) -> DailyReport:
         day=day,
         defaults={
             "trade_count": metrics["trade_count"],
-            "net_pnl": metrics["net_pnl"],
+            "net_pnl": Decimal(metrics["net_pnl"]),
             "metrics": metrics,
             "curve": curve,
             "markdown": markdown,
