@@ -41,6 +41,13 @@ class PipelineRun(models.Model):
         default=False, help_text="Orders were filled locally; nothing was sent to the broker."
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    slot = models.CharField(
+        max_length=100,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="A slot is claimed once: a scheduled job's (job, session), or run_pipeline --slot.",
+    )
     started_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(

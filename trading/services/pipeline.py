@@ -26,6 +26,7 @@ from trading.brokers.base import (
     SafetyError,
 )
 from trading.commissions import commission_for
+from trading.failpoints import failpoint
 from trading.models import Candidate, Order, PipelineRun, Trade
 from trading.scoring import Rejection, ScoringConfig, score_quote
 
@@ -47,6 +48,7 @@ class RunOptions:
     spy_only: bool = False
     at: datetime | None = None
     trigger: str = PipelineRun.Trigger.MANUAL
+    slot: str | None = None
 
 
 def ensure_paper_mode() -> None:
@@ -75,12 +77,23 @@ def _process_is_gone(worker: dict) -> bool:
     return False
 
 
-def run_start(*, backend: str, armed: bool, trigger: str, parameters: dict) -> PipelineRun:
-    """Claim the backend's single running slot, retiring a run whose process has died."""
+def _slot_taken(slot: str) -> AlreadyRunning | None:
+    holder = PipelineRun.objects.filter(slot=slot).first()
+    if holder is None:
+        return None
+    if holder.status == PipelineRun.Status.RUNNING:
+        return AlreadyRunning(f"already running: slot {slot} is held by run {holder.short_id}")
+    return AlreadyRunning(f"already ran: slot {slot} was taken by run {holder.short_id} ({holder.status})")
+
+
+def run_start(*, backend: str, armed: bool, trigger: str, parameters: dict, slot: str | None = None) -> PipelineRun:
+    """Claim the backend's single running place (and the slot, if any), retiring a run whose process died."""
     now = timezone.now()
     lease = timedelta(seconds=settings.TRADE_LABS_RUN_LEASE_SECONDS)
     try:
         with transaction.atomic():
+            if slot and (taken := _slot_taken(slot)):
+                raise taken
             for running in PipelineRun.objects.select_for_update().filter(
                 backend=backend, status=PipelineRun.Status.RUNNING
             ):
@@ -101,12 +114,14 @@ def run_start(*, backend: str, armed: bool, trigger: str, parameters: dict) -> P
                 backend=backend,
                 armed=armed,
                 trigger=trigger,
+                slot=slot or None,
                 mode=str(settings.TRADE_LABS_MODE).upper(),
                 lease_expires_at=now + lease,
                 parameters={**parameters, "worker": _worker()},
             )
     except IntegrityError:
-        raise AlreadyRunning(f"already running: another run on {backend} claimed the slot first") from None
+        taken = _slot_taken(slot) if slot else None
+        raise taken or AlreadyRunning(f"already running: another run on {backend} started first") from None
 
 
 def run_heartbeat(run: PipelineRun) -> None:
@@ -141,7 +156,9 @@ def pipeline_run(options: RunOptions | None = None, *, now: datetime | None = No
         "scanner": settings.TRADE_LABS_SCANNER,
         "risk": {k: str(v) for k, v in risk.__dict__.items()},
     }
-    run = run_start(backend=backend_name, armed=armed, trigger=options.trigger, parameters=parameters)
+    run = run_start(
+        backend=backend_name, armed=armed, trigger=options.trigger, parameters=parameters, slot=options.slot
+    )
     structlog.contextvars.bind_contextvars(run_id=str(run.run_id))
     log.info("run_started", backend=backend_name, armed=armed, trigger=options.trigger)
     try:
@@ -347,6 +364,7 @@ def _execute_one(run, broker, candidate, plan, *, dry_run: bool, moment) -> str:
         except IntegrityError as exc:
             _set_candidate(candidate, Candidate.Status.SKIPPED, f"not recorded: {exc}")
             return ""
+    failpoint("after_intent_recorded")
     if dry_run:
         _fill_locally(trade, candidate, moment)
         _set_candidate(candidate, Candidate.Status.EXECUTED, "dry run: filled locally, nothing sent to the broker")
@@ -357,9 +375,12 @@ def _execute_one(run, broker, candidate, plan, *, dry_run: bool, moment) -> str:
         raise
     except BrokerError as exc:
         return _record_send_failure(trade, candidate, exc)
+    failpoint("after_send")
     for state in result.orders:
         order_apply_state(state=state)
+    failpoint("after_ack_recorded")
     book_apply_executions(executions=result.executions)
+    failpoint("after_fill_recorded")
     trade.refresh_from_db()
     if trade.status in (Trade.Status.REJECTED, Trade.Status.CANCELLED):
         _set_candidate(candidate, Candidate.Status.FAILED, trade.status_reason or f"entry {trade.status}")

@@ -25,6 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--spy-only", action="store_true", help="Scan a one-symbol universe: SPY.")
         parser.add_argument("--at", help="Market moment (ISO time; without offset read as New York time).")
         parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
+        parser.add_argument(
+            "--slot", help="Claim this slot name once: a second run with the same slot does nothing (exit 1)."
+        )
 
     def handle(self, *args, **options):
         if options["top"] is not None and options["top"] < 1:
@@ -35,6 +38,7 @@ class Command(BaseCommand):
             spy_only=options["spy_only"],
             at=parse_moment(options["at"]),
             trigger=PipelineRun.Trigger.MANUAL,
+            slot=options["slot"],
         )
         try:
             run = pipeline_run(run_options)

@@ -1,0 +1,45 @@
+"""Run `manage.py` in real subprocesses against the test database, as a second worker would."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _database_env() -> dict:
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return {"TRADE_LABS_SQLITE_PATH": settings_dict["NAME"], "DATABASE_URL": ""}
+    user = settings_dict.get("USER") or "postgres"
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return {"DATABASE_URL": f"postgres://{user}@{host}:{port}/{settings_dict['NAME']}"}
+
+
+@pytest.fixture
+def manage(transactional_db, tmp_path):
+    """manage("run_pipeline", "--at", ..., env={...}) → CompletedProcess; never hangs past 120 s."""
+    base_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tradelabs_site.settings.base",
+        "TRADE_LABS_DATA_DIR": str(tmp_path),
+        "TRADE_LABS_LOG_LEVEL": "WARNING",
+        **_database_env(),
+    }
+    base_env.pop("TRADE_LABS_FAILPOINT", None)
+
+    def command(*args, env=None, background=False):
+        argv = [sys.executable, str(ROOT / "manage.py"), *args]
+        full_env = {**base_env, **(env or {})}
+        if background:
+            return subprocess.Popen(
+                argv, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        return subprocess.run(argv, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120)
+
+    return command
