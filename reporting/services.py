@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from trading import sessions
 from trading.models import Trade
 from trading.money import to_cents
 
@@ -53,7 +54,10 @@ def report_generate(*, day: date) -> DailyReport:
     rows = report_trade_rows(closed_trades(period=period))
     markdown = report_markdown(day=day, metrics=metrics, rows=rows)
     csv_text = report_csv(rows)
-    curve = [[moment.isoformat(), str(to_cents(cum))] for moment, cum in pnl_curve_by_trade(period=period)]
+    curve = [
+        [sessions.to_new_york(moment).isoformat(), str(to_cents(cum))]
+        for moment, cum in pnl_curve_by_trade(period=period)
+    ]
 
     directory = Path(settings.TRADE_LABS_REPORTS_DIR)
     stem = f"report_{day.isoformat()}"

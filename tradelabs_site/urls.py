@@ -1,12 +1,22 @@
-"""URL wiring: the admin, and each app's API under /api/v1/."""
+"""URL wiring: the admin; the REST API under /api/v1/ with its OpenAPI schema and docs beside it."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.permissions import IsAuthenticated
 
 admin.site.site_header = "Trade Labs"
 admin.site.site_title = "Trade Labs"
 admin.site.index_title = "Book of record"
 
+# The schema and docs describe the API, and like the API they are for signed-in users.
+signed_in = {"permission_classes": [IsAuthenticated]}
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("reporting.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(**signed_in), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", **signed_in), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema", **signed_in), name="api-redoc"),
+    path("api/auth/", include("rest_framework.urls")),
 ]

@@ -1,0 +1,134 @@
+"""Query-string filters for the API. Dates are New York calendar dates, both ends included."""
+
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import QuerySet
+from django_filters import rest_framework as filters
+
+from reporting.metrics import NEW_YORK
+from reporting.models import DailyReport
+from trading.models import Candidate, Order, PipelineRun, Position, Side, Trade
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=NEW_YORK)
+
+
+class NewYorkDateFilter(filters.DateFilter):
+    """A New York date against a UTC timestamp: `from` takes the day's first instant, `to` its last."""
+
+    def __init__(self, *args, bound: str, **kwargs):
+        assert bound in ("from", "to")
+        self.bound = bound
+        kwargs.setdefault("help_text", f"New York date YYYY-MM-DD ({bound}, inclusive).")
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet, value):
+        if value in (None, ""):
+            return qs
+        if self.bound == "from":
+            return qs.filter(**{f"{self.field_name}__gte": _start_of(value)})
+        return qs.filter(**{f"{self.field_name}__lt": _start_of(value + timedelta(days=1))})
+
+
+class SymbolFilter(filters.CharFilter):
+    """One symbol or several, comma-separated; case does not matter."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("help_text", "Symbol, or several comma-separated (AAPL,MSFT).")
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet, value):
+        symbols = [s.strip().upper() for s in (value or "").split(",") if s.strip()]
+        if not symbols:
+            return qs
+        return qs.filter(**{f"{self.field_name}__in": symbols})
+
+
+class RunFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=PipelineRun.Status.choices)
+    trigger = filters.MultipleChoiceFilter(choices=PipelineRun.Trigger.choices)
+    backend = filters.CharFilter()
+    dry_run = filters.BooleanFilter()
+    started_from = NewYorkDateFilter(field_name="started_at", bound="from")
+    started_to = NewYorkDateFilter(field_name="started_at", bound="to")
+
+    class Meta:
+        model = PipelineRun
+        fields = ["status", "trigger", "backend", "dry_run", "armed"]
+
+
+class CandidateFilter(filters.FilterSet):
+    run = filters.UUIDFilter(field_name="run__run_id", help_text="The run's run_id.")
+    symbol = SymbolFilter()
+    status = filters.MultipleChoiceFilter(choices=Candidate.Status.choices)
+    backend = filters.CharFilter(field_name="run__backend")
+    min_score = filters.NumberFilter(field_name="score", lookup_expr="gte")
+    run_started_from = NewYorkDateFilter(field_name="run__started_at", bound="from")
+    run_started_to = NewYorkDateFilter(field_name="run__started_at", bound="to")
+
+    class Meta:
+        model = Candidate
+        fields = ["run", "symbol", "status", "backend"]
+
+
+class OrderFilter(filters.FilterSet):
+    run = filters.UUIDFilter(field_name="run__run_id", help_text="The run's run_id.")
+    trade = filters.NumberFilter(field_name="trade_id")
+    symbol = SymbolFilter()
+    status = filters.MultipleChoiceFilter(choices=Order.Status.choices)
+    leg = filters.MultipleChoiceFilter(choices=Order.Leg.choices)
+    side = filters.ChoiceFilter(choices=Side.choices)
+    backend = filters.CharFilter()
+    dry_run = filters.BooleanFilter()
+    created_from = NewYorkDateFilter(field_name="created_at", bound="from")
+    created_to = NewYorkDateFilter(field_name="created_at", bound="to")
+
+    class Meta:
+        model = Order
+        fields = ["run", "trade", "symbol", "status", "leg", "side", "backend", "dry_run", "client_order_ref"]
+
+
+class TradeFilter(filters.FilterSet):
+    run = filters.UUIDFilter(field_name="run__run_id", help_text="The run's run_id.")
+    symbol = SymbolFilter()
+    status = filters.MultipleChoiceFilter(choices=Trade.Status.choices)
+    side = filters.ChoiceFilter(choices=Side.choices)
+    exit_reason = filters.MultipleChoiceFilter(choices=Trade.ExitReason.choices)
+    review_status = filters.MultipleChoiceFilter(choices=Trade.ReviewStatus.choices)
+    backend = filters.CharFilter()
+    dry_run = filters.BooleanFilter()
+    tag = filters.CharFilter(field_name="tags", lookup_expr="icontains", help_text="Trades whose tags contain this.")
+    entry_from = NewYorkDateFilter(field_name="entry_time", bound="from")
+    entry_to = NewYorkDateFilter(field_name="entry_time", bound="to")
+    exit_from = NewYorkDateFilter(field_name="exit_time", bound="from")
+    exit_to = NewYorkDateFilter(field_name="exit_time", bound="to")
+    min_pnl = filters.NumberFilter(field_name="realized_pnl", lookup_expr="gte")
+    max_pnl = filters.NumberFilter(field_name="realized_pnl", lookup_expr="lte")
+
+    class Meta:
+        model = Trade
+        fields = ["run", "symbol", "status", "side", "exit_reason", "review_status", "backend", "dry_run"]
+
+
+class PositionFilter(filters.FilterSet):
+    symbol = SymbolFilter()
+    open = filters.BooleanFilter(method="filter_open", help_text="true: only non-zero positions; false: only flat.")
+
+    class Meta:
+        model = Position
+        fields = ["symbol"]
+
+    def filter_open(self, qs, name, value):
+        if value is None:
+            return qs
+        return qs.exclude(quantity=0) if value else qs.filter(quantity=0)
+
+
+class DailyReportFilter(filters.FilterSet):
+    day_from = filters.DateFilter(field_name="day", lookup_expr="gte", help_text="Trading date (inclusive).")
+    day_to = filters.DateFilter(field_name="day", lookup_expr="lte", help_text="Trading date (inclusive).")
+
+    class Meta:
+        model = DailyReport
+        fields = ["day"]

@@ -1,0 +1,108 @@
+"""API representations. Everything is read-only except a trade's review fields (`TradeReviewSerializer`)."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from reporting.models import DailyReport
+from reporting.services import REVIEW_FIELDS
+from trading.models import Candidate, Order, PipelineRun, Position, Trade
+
+
+class PipelineRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PipelineRun
+        fields = [
+            "run_id", "trigger", "backend", "mode", "armed", "dry_run", "status", "started_at", "finished_at",
+            "market_time", "market_time_label", "scanned_count", "scored_count", "rejected_count", "executed_count",
+            "error", "parameters",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class CandidateSerializer(serializers.ModelSerializer):
+    run_id = serializers.UUIDField(source="run.run_id", read_only=True)
+
+    class Meta:
+        model = Candidate
+        fields = [
+            "id", "run_id", "symbol", "scanner_rank", "bid", "ask", "last", "prev_close", "volume", "quote_time",
+            "score", "score_price", "score_spread", "score_rank", "status", "reason",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    run_id = serializers.UUIDField(source="run.run_id", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id", "run_id", "trade", "parent", "client_order_ref", "broker_order_id", "backend", "dry_run", "symbol",
+            "leg", "order_type", "side", "quantity", "limit_price", "stop_price", "status", "filled_quantity",
+            "average_fill_price", "error", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class TradeSerializer(serializers.ModelSerializer):
+    run_id = serializers.UUIDField(source="run.run_id", read_only=True, allow_null=True, default=None)
+    holding_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Trade
+        fields = [
+            "id", "run_id", "backend", "dry_run", "symbol", "side", "quantity", "status", "status_reason",
+            "entry_price", "entry_time", "stop_price", "target_price", "exit_price", "exit_time", "exit_reason",
+            "holding_seconds", "commission", "realized_pnl", "review_status", "tags", "notes", "created_at",
+            "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_holding_seconds(self, trade: Trade) -> int | None:
+        if trade.entry_time is None or trade.exit_time is None:
+            return None
+        return round((trade.exit_time - trade.entry_time).total_seconds())
+
+
+class TradeReviewSerializer(serializers.Serializer):
+    """What a staff reviewer may change on a trade; any other field in the request is refused."""
+
+    notes = serializers.CharField(required=False, allow_blank=True)
+    tags = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Comma-separated; blanks and repeats are dropped."
+    )
+    review_status = serializers.ChoiceField(choices=Trade.ReviewStatus.choices, required=False)
+
+    def validate(self, attrs):
+        others = sorted(set(self.initial_data) - set(REVIEW_FIELDS))
+        if others:
+            raise serializers.ValidationError(
+                {name: f"Read-only: only {', '.join(REVIEW_FIELDS)} may be changed." for name in others}
+            )
+        if not attrs:
+            raise serializers.ValidationError(f"Send at least one of {', '.join(REVIEW_FIELDS)}.")
+        return attrs
+
+
+class PositionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Position
+        fields = [
+            "symbol", "quantity", "average_cost", "protective_stop", "mark_price", "marked_at", "unrealized_pnl",
+            "realized_pnl", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class DailyReportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DailyReport
+        fields = ["day", "trade_count", "net_pnl", "metrics", "markdown_path", "csv_path", "generated_at"]
+        read_only_fields = fields
+
+
+class DailyReportDetailSerializer(DailyReportSerializer):
+    class Meta(DailyReportSerializer.Meta):
+        fields = [*DailyReportSerializer.Meta.fields, "curve", "markdown", "csv"]
+        read_only_fields = fields

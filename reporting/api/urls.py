@@ -1,0 +1,16 @@
+"""/api/v1/ routes. Reconciliation results are added here as their models land."""
+
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+router = DefaultRouter()
+router.register("runs", views.PipelineRunViewSet, basename="run")
+router.register("candidates", views.CandidateViewSet, basename="candidate")
+router.register("orders", views.OrderViewSet, basename="order")
+router.register("trades", views.TradeViewSet, basename="trade")
+router.register("positions", views.PositionViewSet, basename="position")
+router.register("reports", views.DailyReportViewSet, basename="report")
+
+app_name = "api"
+urlpatterns = router.urls
