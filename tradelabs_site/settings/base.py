@@ -85,14 +85,16 @@ def _database_from_env() -> dict:
         config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0))
         config.setdefault("TEST", {})
         return config
+    timeout = env_int("TRADE_LABS_SQLITE_TIMEOUT", 20)
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": env_str("TRADE_LABS_SQLITE_PATH", str(DATA_DIR / "tradelabs.sqlite3")),
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",
-            "timeout": env_int("TRADE_LABS_SQLITE_TIMEOUT", 20),
+            "timeout": timeout,
             "init_command": (
-                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;PRAGMA busy_timeout=20000;"
+                "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;"
+                f"PRAGMA busy_timeout={timeout * 1000};"
             ),
         },
     }

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import structlog
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from trading.brokers import brokers
@@ -39,6 +39,11 @@ log = structlog.get_logger(__name__)
 
 class AlreadyRunning(Exception):
     """Another pipeline run holds the slot for this backend."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database failed under the run. Every order sent had its intent recorded first, so
+    the next run (or `run_pipeline`'s recovery) adopts or releases what was in flight."""
 
 
 @dataclass(frozen=True)
@@ -156,15 +161,20 @@ def pipeline_run(options: RunOptions | None = None, *, now: datetime | None = No
         "scanner": settings.TRADE_LABS_SCANNER,
         "risk": {k: str(v) for k, v in risk.__dict__.items()},
     }
-    run = run_start(
-        backend=backend_name, armed=armed, trigger=options.trigger, parameters=parameters, slot=options.slot
-    )
+    try:
+        run = run_start(
+            backend=backend_name, armed=armed, trigger=options.trigger, parameters=parameters, slot=options.slot
+        )
+    except DatabaseError as exc:
+        raise DatabaseUnavailable(f"database unavailable, nothing was done: {_first_line(exc)}") from None
     structlog.contextvars.bind_contextvars(run_id=str(run.run_id))
     log.info("run_started", backend=backend_name, armed=armed, trigger=options.trigger)
     try:
         broker = brokers.create(options.alias)
         with broker:
             _run_steps(run, broker, options=options, risk=risk, scoring=scoring, now=now)
+    except DatabaseError as exc:
+        _finish_after_database_error(run, exc)
     except SafetyError as exc:
         run_finish(run, status=PipelineRun.Status.FAILED, error=f"refused: {exc}")
     except BrokerError as exc:
@@ -175,6 +185,24 @@ def pipeline_run(options: RunOptions | None = None, *, now: datetime | None = No
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     return run
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _finish_after_database_error(run: PipelineRun, exc: DatabaseError) -> None:
+    """Record the failure on the run if the database answers again; otherwise say so and stop."""
+    message = f"database error mid-run: {_first_line(exc)}"
+    log.error("run_database_error", error=message)
+    try:
+        connections["default"].close()  # a broken connection is replaced on next use
+        run_finish(run, status=PipelineRun.Status.FAILED, error=message)
+    except DatabaseError as second:
+        raise DatabaseUnavailable(
+            f"{message}; the run could not be marked failed ({_first_line(second)}): "
+            "the next run retires it and recovers its orders"
+        ) from None
 
 
 def _run_steps(run, broker: BaseBroker, *, options: RunOptions, risk: RiskConfig, scoring: ScoringConfig, now):

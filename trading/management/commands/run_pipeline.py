@@ -9,7 +9,7 @@ from trading.brokers.base import SafetyError
 from trading.cli import ny, parse_moment, table
 from trading.models import PipelineRun
 from trading.selectors import run_summary
-from trading.services.pipeline import AlreadyRunning, RunOptions, pipeline_run
+from trading.services.pipeline import AlreadyRunning, DatabaseUnavailable, RunOptions, pipeline_run
 
 
 class Command(BaseCommand):
@@ -44,7 +44,7 @@ class Command(BaseCommand):
             run = pipeline_run(run_options)
         except SafetyError as exc:
             raise CommandError(f"refused: {exc}") from None
-        except AlreadyRunning as exc:
+        except (AlreadyRunning, DatabaseUnavailable) as exc:
             raise CommandError(str(exc)) from None
         summary = run_summary(run)
         if options["json"]:
