@@ -1,5 +1,7 @@
 """Shared fixtures: named personas for access tests, and a clean broker handler per test."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.test import Client
 
@@ -39,3 +41,15 @@ def plain_client(plain_user) -> Client:
     client = Client()
     client.force_login(plain_user)
     return client
+
+
+@pytest.fixture
+def morning():
+    """Friday 2026-11-20, 10:30 New York: the NYSE is open."""
+    return datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def close_of_day():
+    """The last minute of that session."""
+    return datetime(2026, 11, 20, 20, 59, tzinfo=UTC)
