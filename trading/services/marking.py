@@ -9,9 +9,11 @@ from django.utils import timezone
 
 from trading import sessions
 from trading.brokers import brokers
-from trading.models import Position, Trade
+from trading.brokers.base import Execution
+from trading.commissions import commission_for
+from trading.models import Order, Position, Trade
 
-from .book import position_mark
+from .book import fill_record, order_mark, position_mark
 from .sync import book_sync
 
 log = structlog.get_logger(__name__)
@@ -44,6 +46,8 @@ def book_mark(*, alias: str = "default", at: datetime | None = None, now: dateti
                 continue
             position_mark(symbol=symbol, price=price, at=quote.time or moment)
             result.marked[symbol] = str(price)
+        if broker.sends_real_orders:
+            dry_runs_work_exits(broker=broker, backend=backend, moment=moment)
     flatten = int(settings.TRADE_LABS_RISK.get("flatten_minutes_before_close", 0))
     if flatten and _within_minutes_of_close(result.moment, flatten):
         from .closing import trades_flatten_at_close
@@ -53,6 +57,45 @@ def book_mark(*, alias: str = "default", at: datetime | None = None, now: dateti
     result.closed_trades = sorted(open_before - still_open)
     log.info("book_marked", moment=moment.isoformat(), fills=result.new_fills, closed=len(result.closed_trades))
     return result
+
+
+def dry_runs_work_exits(*, broker, backend: str, moment: datetime) -> int:
+    """Dry-run brackets never reached the broker, so nobody works their exits: check each
+    open dry-run trade's stop and target against the quote now and fill locally."""
+    trades = list(Trade.objects.filter(status=Trade.Status.OPEN, dry_run=True, backend=backend))
+    if not trades:
+        return 0
+    quotes = broker.quotes(sorted({t.symbol for t in trades}), at=moment)
+    closed = 0
+    for trade in trades:
+        quote = quotes.get(trade.symbol)
+        if quote is None or quote.error or not quote.bid or quote.bid <= 0:
+            continue
+        legs = {o.leg: o for o in trade.orders.filter(status__in=Order.OPEN_STATUSES)}
+        stop, target = legs.get(Order.Leg.STOP), legs.get(Order.Leg.TARGET)
+        if stop is not None and quote.bid <= stop.stop_price:
+            winner, loser, price = stop, target, quote.bid
+        elif target is not None and quote.bid >= target.limit_price:
+            winner, loser, price = target, stop, target.limit_price
+        else:
+            continue
+        fill_record(
+            execution=Execution(
+                exec_id=f"DRY-{winner.client_order_ref}",
+                order_ref=winner.client_order_ref,
+                broker_order_id="",
+                symbol=trade.symbol,
+                side=winner.side,
+                quantity=winner.quantity,
+                price=price,
+                commission=commission_for(winner.quantity, price),
+                time=quote.time or moment,
+            )
+        )
+        if loser is not None:
+            order_mark(order=loser, status=Order.Status.CANCELLED, message=f"OCA: {winner.leg} filled (dry run)")
+        closed += 1
+    return closed
 
 
 def _within_minutes_of_close(moment: datetime, minutes: int) -> bool:
