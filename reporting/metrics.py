@@ -16,13 +16,26 @@ Conventions, in one place:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from django.conf import settings
 from django.db import NotSupportedError, connections
-from django.db.models import BigIntegerField, Count, F, Func, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Window
-from django.db.models.functions import TruncDate
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    Count,
+    F,
+    Func,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Window,
+)
 
 from trading import sessions
 from trading.models import Position, Side, Trade
@@ -72,6 +85,29 @@ class HoldingSeconds(Func):
     def as_sql(self, compiler, connection, **extra_context):
         if "template" not in extra_context:
             raise NotSupportedError(f"holding time is computed on SQLite and PostgreSQL, not {connection.vendor}")
+        return super().as_sql(compiler, connection, **extra_context)
+
+
+class UTCHour(Func):
+    """The UTC hour of a timestamp as text 'YYYY-MM-DD HH', computed natively by the database."""
+
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # Django stores aware datetimes in SQLite as UTC text 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
+        return self.as_sql(compiler, connection, template="substr(%(expressions)s, 1, 13)", **extra_context)
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')",
+            **extra_context,
+        )
+
+    def as_sql(self, compiler, connection, **extra_context):
+        if "template" not in extra_context:
+            raise NotSupportedError(f"UTC hours are computed on SQLite and PostgreSQL, not {connection.vendor}")
         return super().as_sql(compiler, connection, **extra_context)
 
 
@@ -159,7 +195,6 @@ HELD = Q(entry_time__isnull=False)
 
 def _totals(qs: QuerySet[Trade]) -> dict:
     pnl = MoneyUnits("realized_pnl")
-    held = HoldingSeconds()
     return qs.aggregate(
         trade_count=Count("id"),
         wins=Count("id", filter=WIN),
@@ -172,26 +207,72 @@ def _totals(qs: QuerySet[Trade]) -> dict:
         largest_loss=Min(pnl, filter=LOSS),
         commissions=Sum(MoneyUnits("commission")),
         held_all=Count("id", filter=HELD),
-        held_all_sum=Sum(held, filter=HELD),
         held_winners=Count("id", filter=HELD & WIN),
-        held_winners_sum=Sum(held, filter=HELD & WIN),
         held_losers=Count("id", filter=HELD & LOSS),
-        held_losers_sum=Sum(held, filter=HELD & LOSS),
     )
 
 
-def median_holding_seconds(qs: QuerySet[Trade], *, count: int) -> Decimal | None:
-    """The median of `count` holding times by an ordered offset query: at most two rows come back."""
-    if count == 0:
-        return None
-    middle = (
+# Which column of the holding-time histogram counts each group's trades.
+_HOLD_GROUPS = {"all": "n", "winners": "w", "losers": "l"}
+
+
+def _held_at(rows: list[tuple], position: int, *, count_at: int, run_at: int) -> int:
+    """The holding time at `position` among the histogram rows that came back."""
+    for row in rows:
+        if row[run_at] - row[count_at] <= position < row[run_at]:
+            return row[0]
+    raise AssertionError(f"median position {position} not returned")  # a bug in the query, never bad data
+
+
+def holding_times(qs: QuerySet[Trade], *, counts: dict[str, int]) -> dict[str, dict[str, Decimal | None]]:
+    """Average and median holding time of all trades, winners and losers, from one sorted pass in SQL.
+
+    The trades are grouped by holding time (one row per distinct number of seconds, with counts per
+    group); window functions run the counts up in order and total the seconds, and only the rows
+    holding the middle positions come back: at most six rows, however many trades.
+    `counts` are the number of trades with an entry time in each group.
+    """
+    result: dict[str, dict[str, Decimal | None]] = {g: {"average": None, "median": None} for g in _HOLD_GROUPS}
+    positions = {group: ((count - 1) // 2, count // 2) for group, count in counts.items() if count}
+    if not positions:
+        return result
+    histogram = (
         qs.filter(HELD)
         .annotate(held=HoldingSeconds())
-        .order_by("held")
-        .values_list("held", flat=True)[(count - 1) // 2 : count // 2 + 1]
+        .values("held")
+        .annotate(n=Count("id"), w=Count("id", filter=WIN), l=Count("id", filter=LOSS))
+        .values_list("held", "n", "w", "l")
     )
-    values = [Decimal(v) for v in middle]
-    return sum(values) / len(values)
+    inner, params = histogram.query.get_compiler(using=qs.db).as_sql()
+    # A histogram row holds positions [run - count, run - 1] of its group's sorted holding times.
+    wanted, wanted_params = [], []
+    for group, (low, high) in positions.items():
+        column = _HOLD_GROUPS[group]
+        for position in {low, high}:
+            wanted.append(f"(run_{column} > %s AND run_{column} - {column} <= %s)")
+            wanted_params += [position, position]
+    columns = _HOLD_GROUPS.values()
+    runs = ", ".join(
+        f"SUM({c}) OVER (ORDER BY held ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run_{c}, "
+        f"SUM(held * {c}) OVER () AS seconds_{c}"
+        for c in columns
+    )
+    picked = ", ".join(f"{c}, run_{c}, seconds_{c}" for c in columns)
+    sql = (
+        f"SELECT held, {picked} FROM (SELECT held, n, w, l, {runs} FROM ({inner}) histogram) runs"
+        f" WHERE {' OR '.join(wanted)}"
+    )
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, [*params, *wanted_params])
+        rows = cursor.fetchall()
+    for index, group in enumerate(_HOLD_GROUPS):
+        if group not in positions:
+            continue
+        count_at, run_at, seconds_at = 1 + 3 * index, 2 + 3 * index, 3 + 3 * index
+        low, high = (_held_at(rows, p, count_at=count_at, run_at=run_at) for p in positions[group])
+        result[group]["median"] = (Decimal(low) + Decimal(high)) / 2
+        result[group]["average"] = Decimal(rows[0][seconds_at]) / counts[group]
+    return result
 
 
 def max_drawdown_units(qs: QuerySet[Trade]) -> int:
@@ -222,15 +303,25 @@ def max_drawdown_units(qs: QuerySet[Trade]) -> int:
 
 
 def daily_pnl_units(qs: QuerySet[Trade]) -> list[tuple[date, int]]:
-    """Net P&L per New York exit date, summed in SQL: one row per day that had closed trades."""
+    """Net P&L per New York exit date, summed in SQL: one row per day that had closed trades.
+
+    The database sums by UTC hour (plain SQL on both backends, where converting every row to New
+    York time would cost a function call per row on SQLite); New York midnight always falls on a
+    UTC hour, so each hour belongs to exactly one New York date, and the hours are folded into
+    days here (at most 24 per day).
+    """
     rows = (
-        qs.annotate(day=TruncDate("exit_time", tzinfo=NEW_YORK))
-        .values("day")
+        qs.annotate(hour=UTCHour("exit_time"))
+        .values("hour")
         .annotate(units=Sum(MoneyUnits("realized_pnl")))
-        .order_by("day")
-        .values_list("day", "units")
+        .values_list("hour", "units")
     )
-    return [(day, int(units)) for day, units in rows]
+    by_day: dict[date, int] = {}
+    for hour, units in rows:
+        moment = datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=UTC)
+        day = moment.astimezone(NEW_YORK).date()
+        by_day[day] = by_day.get(day, 0) + int(units)
+    return sorted(by_day.items())
 
 
 def sharpe_ratio(daily: list[tuple[date, int]], *, equity: Decimal) -> Decimal | None:
@@ -256,11 +347,14 @@ def sharpe_ratio(daily: list[tuple[date, int]], *, equity: Decimal) -> Decimal |
         return mean / variance.sqrt() * Decimal(TRADING_DAYS_PER_YEAR).sqrt()
 
 
-def _breakdown(qs: QuerySet[Trade], field: str) -> list[dict]:
+_COUNTS = ("trades", "wins", "losses", "breakevens", "net", "commissions")
+
+
+def _by_symbol_and_reason(qs: QuerySet[Trade]) -> list[dict]:
+    """Counts and sums per (symbol, exit reason) in one grouped pass; both tables are folded from it."""
     pnl = MoneyUnits("realized_pnl")
     return list(
-        qs.values(field)
-        .annotate(
+        qs.values("symbol", "exit_reason").annotate(
             trades=Count("id"),
             wins=Count("id", filter=WIN),
             losses=Count("id", filter=LOSS),
@@ -268,31 +362,39 @@ def _breakdown(qs: QuerySet[Trade], field: str) -> list[dict]:
             net=Sum(pnl),
             commissions=Sum(MoneyUnits("commission")),
         )
-        .order_by(field)
     )
 
 
-def exit_reason_breakdown(qs: QuerySet[Trade]) -> dict[str, dict]:
+def _fold(rows: list[dict], field: str) -> dict[str, dict]:
+    folded: dict[str, dict] = {}
+    for row in rows:
+        into = folded.setdefault(row[field], dict.fromkeys(_COUNTS, 0))
+        for key in _COUNTS:
+            into[key] += row[key] or 0
+    return folded
+
+
+def exit_reason_breakdown(rows: list[dict]) -> dict[str, dict]:
     """Every known exit reason (zeros when unused), then any other recorded value."""
-    rows = {row["exit_reason"]: row for row in _breakdown(qs, "exit_reason")}
-    reasons = list(Trade.ExitReason.values) + sorted(r for r in rows if r not in Trade.ExitReason.values)
+    by_reason = _fold(rows, "exit_reason")
+    reasons = list(Trade.ExitReason.values) + sorted(r for r in by_reason if r not in Trade.ExitReason.values)
     result = {}
     for reason in reasons:
-        row = rows.get(reason, {"trades": 0, "wins": 0, "losses": 0, "breakevens": 0, "net": 0})
+        row = by_reason.get(reason, dict.fromkeys(_COUNTS, 0))
         result[reason or "unknown"] = {
             "trades": row["trades"],
             "wins": row["wins"],
             "losses": row["losses"],
             "breakevens": row["breakevens"],
-            "net_pnl": _cents(row["net"] or 0),
+            "net_pnl": _cents(row["net"]),
         }
     return result
 
 
-def symbol_table(qs: QuerySet[Trade]) -> list[dict]:
+def symbol_table(rows: list[dict]) -> list[dict]:
     return [
         {
-            "symbol": row["symbol"],
+            "symbol": symbol,
             "trades": row["trades"],
             "wins": row["wins"],
             "losses": row["losses"],
@@ -301,7 +403,7 @@ def symbol_table(qs: QuerySet[Trade]) -> list[dict]:
             "net_pnl": _cents(row["net"]),
             "commissions": _cents(row["commissions"]),
         }
-        for row in _breakdown(qs, "symbol")
+        for symbol, row in sorted(_fold(rows, "symbol").items())
     ]
 
 
@@ -356,11 +458,11 @@ def metrics_compute(*, period: Period, equity: Decimal | None = None) -> dict:
     net = units_to_money(t["net"] or 0)
     drawdown = units_to_money(max_drawdown_units(qs)) if count else Decimal(0)
     sharpe = sharpe_ratio(daily_pnl_units(qs), equity=equity) if count else None
+    breakdown = _by_symbol_and_reason(qs)
     open_rows = open_trade_rows(period=period)
     unrealized = [Decimal(r["unrealized_pnl"]) for r in open_rows if r["unrealized_pnl"] is not None]
 
-    def average(total_key: str, count_key: str) -> int | None:
-        return _whole_seconds(Decimal(t[total_key]) / t[count_key]) if t[count_key] else None
+    held = holding_times(qs, counts={"all": t["held_all"], "winners": t["held_winners"], "losers": t["held_losers"]})
 
     return {
         "period_start": period.start.isoformat() if period.start else None,
@@ -379,17 +481,17 @@ def metrics_compute(*, period: Period, equity: Decimal | None = None) -> dict:
         "average_loss": str(to_cents(gross_loss / losses)) if losses else None,
         "largest_win": _cents(t["largest_win"]),
         "largest_loss": _cents(t["largest_loss"]),
-        "average_holding_time": average("held_all_sum", "held_all"),
-        "median_holding_time": _whole_seconds(median_holding_seconds(qs, count=t["held_all"])),
-        "average_holding_time_winners": average("held_winners_sum", "held_winners"),
-        "median_holding_time_winners": _whole_seconds(median_holding_seconds(qs.filter(WIN), count=t["held_winners"])),
-        "average_holding_time_losers": average("held_losers_sum", "held_losers"),
-        "median_holding_time_losers": _whole_seconds(median_holding_seconds(qs.filter(LOSS), count=t["held_losers"])),
+        "average_holding_time": _whole_seconds(held["all"]["average"]),
+        "median_holding_time": _whole_seconds(held["all"]["median"]),
+        "average_holding_time_winners": _whole_seconds(held["winners"]["average"]),
+        "median_holding_time_winners": _whole_seconds(held["winners"]["median"]),
+        "average_holding_time_losers": _whole_seconds(held["losers"]["average"]),
+        "median_holding_time_losers": _whole_seconds(held["losers"]["median"]),
         "max_drawdown": str(to_cents(drawdown)),
         "max_drawdown_pct": _ratio(drawdown / equity * 100) if equity > 0 else None,
         "sharpe_ratio": _ratio(sharpe),
-        "exit_reasons": exit_reason_breakdown(qs),
-        "per_symbol": symbol_table(qs),
+        "exit_reasons": exit_reason_breakdown(breakdown),
+        "per_symbol": symbol_table(breakdown),
         "commissions": _cents(t["commissions"] or 0),
         "starting_equity": str(to_cents(equity)),
         "open_trades": len(open_rows),

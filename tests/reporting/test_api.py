@@ -273,3 +273,10 @@ def test_openapi_schema_is_valid_and_documents_the_api(plain_client):
     assert "text/csv" in json.dumps(schema["paths"]["/api/v1/trades/"]["get"]["responses"])
     assert plain_client.get("/api/docs/").status_code == 200
     assert plain_client.get("/api/redoc/").status_code == 200
+
+
+def test_browsable_api_pages_render_for_people(staff_client, plain_client, book):
+    for who in (staff_client, plain_client):
+        for url in ("/api/v1/", "/api/v1/trades/", f"/api/v1/trades/{book['aapl'].pk}/", "/api/v1/reports/2026-11-20/"):
+            response = who.get(url, HTTP_ACCEPT="text/html")
+            assert response.status_code == 200 and b"<html" in response.content, url

@@ -217,3 +217,15 @@ def test_sums_stay_exact_to_the_cent_over_many_fractional_values():
     )  # fmt: skip
     closed_trade(pnl="0.0050", entry=ny(2026, 11, 20, 10, 0), exit=ny(2026, 11, 20, 11, 0))
     assert metrics_compute(period=Period.day(FRIDAY))["net_pnl"] == "0.10"
+
+
+def test_median_holding_time_with_repeated_values_on_both_sides_of_the_middle():
+    # Winners hold 60, 60, 120 and 180 s; one loser holds 60 s.
+    for seconds in (60, 60, 120, 180):
+        closed_trade(pnl="1.00", entry=ny(2026, 11, 20, 10, 0), exit=ny(2026, 11, 20, 10, seconds // 60))
+    closed_trade(pnl="-1.00", entry=ny(2026, 11, 20, 11, 0), exit=ny(2026, 11, 20, 11, 1), reason="stop")
+    m = metrics_compute(period=Period.day(FRIDAY))
+    assert m["median_holding_time"] == 60  # 60 60 [60] 120 180
+    assert m["median_holding_time_winners"] == 90  # 60 [60 120] 180
+    assert m["median_holding_time_losers"] == 60
+    assert m["average_holding_time_winners"] == 105
