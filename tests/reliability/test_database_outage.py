@@ -162,6 +162,21 @@ def _manage_on(cluster, tmp_path, *args, background=False, env=None):
     return subprocess.run(argv, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120)
 
 
+def _paused_run_on(cluster, tmp_path):
+    """Migrate the private cluster, then start a run that pauses once its first intent is recorded."""
+    assert _manage_on(cluster, tmp_path, "migrate", "--noinput").returncode == 0
+    pause_dir = tmp_path / "pause"
+    pause_dir.mkdir()
+    env = {
+        "TRADE_LABS_FAILPOINT": "after_intent_recorded",
+        "TRADE_LABS_FAILPOINT_ACTION": "pause",
+        "TRADE_LABS_FAILPOINT_DIR": str(pause_dir),
+    }
+    process = _manage_on(cluster, tmp_path, "run_pipeline", "--at", AT, "--top", "1", background=True, env=env)
+    _wait_for(pause_dir / "paused")
+    return process, pause_dir
+
+
 def _counts(cluster) -> dict:
     return {
         "intents": cluster.query("select count(*) from trading_order where status = 'intent'")[0][0],
@@ -172,25 +187,7 @@ def _counts(cluster) -> dict:
 
 @pytest.mark.timeout(240)
 def test_postgres_connections_terminated_mid_run(throwaway_postgres, tmp_path):
-    assert _manage_on(throwaway_postgres, tmp_path, "migrate", "--noinput").returncode == 0
-    pause_dir = tmp_path / "pause"
-    pause_dir.mkdir()
-    process = _manage_on(
-        throwaway_postgres,
-        tmp_path,
-        "run_pipeline",
-        "--at",
-        AT,
-        "--top",
-        "1",
-        background=True,
-        env={
-            "TRADE_LABS_FAILPOINT": "after_intent_recorded",
-            "TRADE_LABS_FAILPOINT_ACTION": "pause",
-            "TRADE_LABS_FAILPOINT_DIR": str(pause_dir),
-        },
-    )
-    _wait_for(pause_dir / "paused")
+    process, pause_dir = _paused_run_on(throwaway_postgres, tmp_path)
     throwaway_postgres.query(
         "select pg_terminate_backend(pid) from pg_stat_activity where pid <> pg_backend_pid() and datname = 'postgres'"
     )
@@ -209,25 +206,7 @@ def test_postgres_connections_terminated_mid_run(throwaway_postgres, tmp_path):
 
 @pytest.mark.timeout(240)
 def test_postgres_server_stopped_mid_run(throwaway_postgres, tmp_path):
-    assert _manage_on(throwaway_postgres, tmp_path, "migrate", "--noinput").returncode == 0
-    pause_dir = tmp_path / "pause"
-    pause_dir.mkdir()
-    process = _manage_on(
-        throwaway_postgres,
-        tmp_path,
-        "run_pipeline",
-        "--at",
-        AT,
-        "--top",
-        "1",
-        background=True,
-        env={
-            "TRADE_LABS_FAILPOINT": "after_intent_recorded",
-            "TRADE_LABS_FAILPOINT_ACTION": "pause",
-            "TRADE_LABS_FAILPOINT_DIR": str(pause_dir),
-        },
-    )
-    _wait_for(pause_dir / "paused")
+    process, pause_dir = _paused_run_on(throwaway_postgres, tmp_path)
     throwaway_postgres.stop("immediate")
     (pause_dir / "release").touch()
     out, err = process.communicate(timeout=60)

@@ -86,19 +86,9 @@ def test_admin_action_closes_and_logs(staff_client, open_trade):
     assert "Closed at market" in LogEntry.objects.get(object_id=str(open_trade.pk)).get_change_message()
 
 
-def test_dry_run_trades_close_locally(settings, morning):
-    from tests.trading.test_safety import RealLookingBroker
-
+def test_dry_run_trades_close_locally(real_broker, settings, morning):
     settings.TRADE_LABS_ARMED = False
-    settings.BROKERS = {
-        **settings.BROKERS,
-        "real": {
-            "BACKEND": "tests.trading.test_safety.RealLookingBroker",
-            "OPTIONS": settings.BROKERS["sim"]["OPTIONS"],
-        },
-    }
-    RealLookingBroker.placed = []
     trade = pipeline_run(RunOptions(alias="real", at=morning, top_n=1)).trades.get()
     closed = trade_close(trade_id=trade.pk, alias="real", at=morning + timedelta(minutes=1))
     assert closed.status == Trade.Status.CLOSED and closed.dry_run
-    assert RealLookingBroker.placed == [] and not SimOrder.objects.exists()
+    assert real_broker.placed == [] and not SimOrder.objects.exists()

@@ -106,18 +106,8 @@ def test_mark_command(morning):
     assert "Marked at 2026-11-20 15:59" in out.getvalue()
 
 
-def test_mark_works_dry_run_exits_locally(settings, morning):
-    from tests.trading.test_safety import RealLookingBroker
-
+def test_mark_works_dry_run_exits_locally(real_broker, settings, morning):
     settings.TRADE_LABS_ARMED = False
-    settings.BROKERS = {
-        **settings.BROKERS,
-        "real": {
-            "BACKEND": "tests.trading.test_safety.RealLookingBroker",
-            "OPTIONS": settings.BROKERS["sim"]["OPTIONS"],
-        },
-    }
-    RealLookingBroker.placed = []
     pipeline_run(RunOptions(alias="real", at=morning))
     for day in (20, 23, 24, 25):
         book_mark(alias="real", at=datetime(2026, 11, day, 20, 59, tzinfo=UTC))
@@ -127,4 +117,4 @@ def test_mark_works_dry_run_exits_locally(settings, morning):
         assert trade.exit_reason in (Trade.ExitReason.STOP, Trade.ExitReason.TARGET)
         assert trade.realized_pnl == _expected_pnl(trade)
         assert all(f.exec_id.startswith("DRY-") for o in trade.orders.all() for f in o.fills.all())
-    assert RealLookingBroker.placed == [] and not SimOrder.objects.exists()
+    assert real_broker.placed == [] and not SimOrder.objects.exists()

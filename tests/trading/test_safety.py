@@ -7,44 +7,11 @@ from django.core import checks
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from trading.brokers.base import AccountInfo, SafetyError
-from trading.brokers.sim import SimBroker
+from trading.brokers.base import SafetyError
 from trading.models import Order, PipelineRun, Trade
 from trading.services.pipeline import RunOptions, pipeline_run
 
 pytestmark = pytest.mark.django_db
-
-
-class RealLookingBroker(SimBroker):
-    """SIM's market behind a broker that claims to send real orders: it records any attempt."""
-
-    name = "reallooking"
-    sends_real_orders = True
-    placed: list = []
-    paper = True
-
-    def account(self):
-        return AccountInfo(account_id="DU111" if self.paper else "U222", is_paper=self.paper)
-
-    def place_bracket(self, bracket, *, at):
-        type(self).placed.append(bracket)
-        return super().place_bracket(bracket, at=at)
-
-
-class LiveAccountBroker(RealLookingBroker):
-    paper = False
-
-
-@pytest.fixture
-def real_broker(settings):
-    RealLookingBroker.placed = []
-    sim = settings.BROKERS["sim"]
-    settings.BROKERS = {
-        **settings.BROKERS,
-        "real": {"BACKEND": "tests.trading.test_safety.RealLookingBroker", "OPTIONS": sim["OPTIONS"]},
-        "live": {"BACKEND": "tests.trading.test_safety.LiveAccountBroker", "OPTIONS": sim["OPTIONS"]},
-    }
-    return RealLookingBroker
 
 
 @pytest.mark.parametrize("mode", ["LIVE", "live", "", "PAPERX"])

@@ -185,6 +185,25 @@ def fill_record(*, execution: Execution) -> Fill | None:
     return fill
 
 
+def fill_record_local(*, order: Order, price: Decimal, at: datetime) -> Fill | None:
+    """A dry-run fill made here, not by a broker: IB-style commission, exec id `DRY-<ref>`."""
+    from trading.commissions import commission_for
+
+    return fill_record(
+        execution=Execution(
+            exec_id=f"DRY-{order.client_order_ref}",
+            order_ref=order.client_order_ref,
+            broker_order_id="",
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity - order.filled_quantity,
+            price=price,
+            commission=commission_for(order.quantity - order.filled_quantity, price),
+            time=at,
+        )
+    )
+
+
 def _trade_apply_fill(trade: Trade, order: Order, fill: Fill) -> None:
     trade = Trade.objects.select_for_update().get(pk=trade.pk)
     trade.commission = to_money(trade.commission + fill.commission)

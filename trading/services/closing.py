@@ -11,11 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from trading.brokers import brokers
-from trading.brokers.base import BrokerError, Execution, OrderRequest
-from trading.commissions import commission_for
+from trading.brokers.base import BrokerError, OrderRequest
 from trading.models import Order, OrderEvent, Side, Trade
 
-from .book import fill_record, order_apply_state, order_mark
+from .book import fill_record_local, order_apply_state, order_mark
 from .sync import book_apply_executions, book_sync
 
 log = structlog.get_logger(__name__)
@@ -107,19 +106,7 @@ def _fill_exit_locally(broker, order: Order, moment) -> None:
     price = quote.bid if order.side == Side.SELL else quote.ask
     if price is None or price <= 0:
         raise BrokerError(f"no usable quote to close {order.symbol} locally", permanent=False)
-    fill_record(
-        execution=Execution(
-            exec_id=f"DRY-{order.client_order_ref}",
-            order_ref=order.client_order_ref,
-            broker_order_id="",
-            symbol=order.symbol,
-            side=order.side,
-            quantity=order.quantity,
-            price=price,
-            commission=commission_for(order.quantity, price),
-            time=quote.time or moment,
-        )
-    )
+    fill_record_local(order=order, price=price, at=quote.time or moment)
 
 
 def trades_flatten_at_close(*, alias: str = "default", at: datetime) -> list[Trade]:

@@ -9,11 +9,9 @@ from django.utils import timezone
 
 from trading import sessions
 from trading.brokers import brokers
-from trading.brokers.base import Execution
-from trading.commissions import commission_for
 from trading.models import Order, Position, Trade
 
-from .book import fill_record, order_mark, position_mark
+from .book import fill_record_local, order_mark, position_mark
 from .sync import book_sync
 
 log = structlog.get_logger(__name__)
@@ -79,19 +77,7 @@ def dry_runs_work_exits(*, broker, backend: str, moment: datetime) -> int:
             winner, loser, price = target, stop, target.limit_price
         else:
             continue
-        fill_record(
-            execution=Execution(
-                exec_id=f"DRY-{winner.client_order_ref}",
-                order_ref=winner.client_order_ref,
-                broker_order_id="",
-                symbol=trade.symbol,
-                side=winner.side,
-                quantity=winner.quantity,
-                price=price,
-                commission=commission_for(winner.quantity, price),
-                time=quote.time or moment,
-            )
-        )
+        fill_record_local(order=winner, price=price, at=quote.time or moment)
         if loser is not None:
             order_mark(order=loser, status=Order.Status.CANCELLED, message=f"OCA: {winner.leg} filled (dry run)")
         closed += 1

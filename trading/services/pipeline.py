@@ -21,16 +21,14 @@ from trading.brokers.base import (
     BaseBroker,
     BracketRequest,
     BrokerError,
-    Execution,
     OrderRequest,
     SafetyError,
 )
-from trading.commissions import commission_for
 from trading.failpoints import failpoint
 from trading.models import Candidate, Order, PipelineRun, Trade
 from trading.scoring import Rejection, ScoringConfig, score_quote
 
-from .book import fill_record, order_apply_state, order_mark, order_ref_for, trade_record_intent
+from .book import fill_record_local, order_apply_state, order_mark, order_ref_for, trade_record_intent
 from .risk import RiskBook, RiskConfig, plan_long_entry
 from .sync import book_apply_executions, book_sync, orders_recover
 
@@ -449,19 +447,7 @@ def _fill_locally(trade: Trade, candidate: Candidate, moment) -> None:
     """Dry run: the entry fills at the quoted ask, recorded as a local execution."""
     entry = trade.orders.get(leg=Order.Leg.ENTRY)
     order_mark(order=entry, status=Order.Status.WORKING, message="dry run: not sent")
-    fill_record(
-        execution=Execution(
-            exec_id=f"DRY-{entry.client_order_ref}",
-            order_ref=entry.client_order_ref,
-            broker_order_id="",
-            symbol=entry.symbol,
-            side=entry.side,
-            quantity=entry.quantity,
-            price=candidate.ask,
-            commission=commission_for(entry.quantity, candidate.ask),
-            time=candidate.quote_time or moment,
-        )
-    )
+    fill_record_local(order=entry, price=candidate.ask, at=candidate.quote_time or moment)
     for child in trade.orders.exclude(leg=Order.Leg.ENTRY):
         order_mark(order=child, status=Order.Status.WORKING, message="dry run: held locally, not sent")
 
