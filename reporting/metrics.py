@@ -1,8 +1,8 @@
 """Trading metrics over closed trades, computed where the data lives.
 
-Every figure is an aggregate, an ordered-offset query or a window function in SQL, so a
-statistic over a million trades never builds a million model instances; only small series
-(one value per trading day) come back to Python.
+Every figure is an aggregate, a grouped histogram or a window function in SQL, so a statistic
+over a million trades never builds a million model instances; only small results (one row per
+UTC hour with closed trades, per symbol and exit reason, a handful of histogram rows) come back.
 
 Conventions, in one place:
 - A trade belongs to the New York date of its exit; P&L is `Trade.realized_pnl`, net of commissions.
@@ -133,22 +133,16 @@ class Period:
         return cls(start=first, end=following - timedelta(days=1))
 
     @property
-    def start_utc(self) -> datetime | None:
+    def starts_at(self) -> datetime | None:
+        """The first instant of the period (aware, New York)."""
         return None if self.start is None else datetime.combine(self.start, time.min, tzinfo=NEW_YORK)
 
     @property
-    def end_utc(self) -> datetime | None:
+    def ends_before(self) -> datetime | None:
         """The first instant after the period (exclusive bound)."""
         if self.end is None:
             return None
         return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=NEW_YORK)
-
-    def label(self) -> str:
-        if self.start is None and self.end is None:
-            return "all time"
-        if self.start == self.end:
-            return self.start.isoformat()
-        return f"{self.start.isoformat() if self.start else '…'} to {self.end.isoformat() if self.end else '…'}"
 
 
 def closed_trades(*, period: Period) -> QuerySet[Trade]:
@@ -156,18 +150,18 @@ def closed_trades(*, period: Period) -> QuerySet[Trade]:
     qs = Trade.objects.filter(
         status=Trade.Status.CLOSED, dry_run=False, realized_pnl__isnull=False, exit_time__isnull=False
     ).order_by()
-    if period.start_utc is not None:
-        qs = qs.filter(exit_time__gte=period.start_utc)
-    if period.end_utc is not None:
-        qs = qs.filter(exit_time__lt=period.end_utc)
+    if period.starts_at is not None:
+        qs = qs.filter(exit_time__gte=period.starts_at)
+    if period.ends_before is not None:
+        qs = qs.filter(exit_time__lt=period.ends_before)
     return qs
 
 
 def open_trades(*, period: Period) -> QuerySet[Trade]:
     """Trades open now that were entered by the end of `period`."""
     qs = Trade.objects.filter(status=Trade.Status.OPEN, dry_run=False).order_by("entry_time", "id")
-    if period.end_utc is not None:
-        qs = qs.filter(entry_time__lt=period.end_utc)
+    if period.ends_before is not None:
+        qs = qs.filter(entry_time__lt=period.ends_before)
     return qs
 
 

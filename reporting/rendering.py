@@ -204,7 +204,7 @@ def report_markdown(*, day: date, metrics: dict, rows: list[list]) -> str:
 
 
 def curve_svg(points: Sequence[tuple[object, Decimal]], *, width: int = 720, height: int = 220) -> SafeString:
-    """The cumulative P&L curve as an inline SVG (a step from zero through each point), drawn server-side."""
+    """The cumulative P&L curve as an inline SVG line from zero through each point, drawn server-side."""
     if not points:
         return format_html('<p class="help">{}</p>', "No closed trades: no P&L curve to draw.")
     pad_left, pad_right, pad_y = 70, 10, 16
@@ -225,7 +225,10 @@ def curve_svg(points: Sequence[tuple[object, Decimal]], *, width: int = 720, hei
     labels = format_html_join(
         "",
         '<text x="{}" y="{}" font-size="11" text-anchor="end" fill="#555">{}</text>',
-        [(pad_left - 6, f"{y(v) + 4:.1f}", _money(str(v.quantize(Decimal("0.01"))))) for v in {high, low, Decimal(0)}],
+        [
+            (pad_left - 6, f"{y(v) + 4:.1f}", _money(str(v.quantize(Decimal("0.01")))))
+            for v in sorted({high, low, Decimal(0)})
+        ],
     )
     first_label, last_label = str(points[0][0]), str(points[-1][0])
     return format_html(

@@ -36,10 +36,10 @@ def stats_summary(*, period: Period) -> dict:
     """
     metrics = metrics_compute(period=period)
     runs = PipelineRun.objects.all()
-    if period.start_utc is not None:
-        runs = runs.filter(started_at__gte=period.start_utc)
-    if period.end_utc is not None:
-        runs = runs.filter(started_at__lt=period.end_utc)
+    if period.starts_at is not None:
+        runs = runs.filter(started_at__gte=period.starts_at)
+    if period.ends_before is not None:
+        runs = runs.filter(started_at__lt=period.ends_before)
     live = Trade.objects.filter(dry_run=False).aggregate(
         open=Count("id", filter=Q(status=Trade.Status.OPEN)),
         pending=Count("id", filter=Q(status=Trade.Status.PENDING)),
