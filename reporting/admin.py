@@ -6,6 +6,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from trading.money import to_cents
+
 from .metrics import Period, pnl_curve_by_day
 from .models import DailyReport
 from .rendering import curve_svg, markdown_html, metrics_markdown
@@ -17,7 +19,7 @@ from .services import report_generate
 class DailyReportAdmin(admin.ModelAdmin):
     """Reports are written by `report_generate`; a person reads them, downloads the CSV, or regenerates them."""
 
-    list_display = ["day", "trade_count", "net_pnl", "win_rate", "max_drawdown", "generated_at", "csv_link"]
+    list_display = ["day", "trade_count", "net_pnl_cents", "win_rate", "max_drawdown", "generated_at", "csv_link"]
     date_hierarchy = "day"
     actions = ["regenerate"]
     fieldsets = [
@@ -40,6 +42,10 @@ class DailyReportAdmin(admin.ModelAdmin):
             path("stats/", self.admin_site.admin_view(self.stats_view), name="reporting_dailyreport_stats"),
         ]
         return extra + super().get_urls()
+
+    @admin.display(description="Net P&L", ordering="net_pnl")
+    def net_pnl_cents(self, report):
+        return to_cents(report.net_pnl)
 
     @admin.display(description="Win rate")
     def win_rate(self, report):
@@ -101,6 +107,6 @@ class DailyReportAdmin(admin.ModelAdmin):
             "error": error,
             "stats": stats,
             "chart": curve_svg(pnl_curve_by_day(period=period)),
-            "rendered": markdown_html(metrics_markdown(stats, title=title)),
+            "rendered": markdown_html(metrics_markdown(stats, title=None)),
         }
         return TemplateResponse(request, "admin/reporting/stats.html", context)

@@ -99,10 +99,10 @@ def _time_ny(value: datetime | None) -> str:
     return "" if value is None else f"{sessions.to_new_york(value):%H:%M:%S}"
 
 
-def metrics_markdown(metrics: dict, *, title: str) -> str:
+def metrics_markdown(metrics: dict, *, title: str | None) -> str:
     """The metrics as Markdown: summary, holding time, exit reasons, symbols, open trades."""
     m = metrics
-    lines = [f"# {title}", ""]
+    lines = [f"# {title}", ""] if title else []
     lines += _table(
         ["Metric", "Value"],
         [
