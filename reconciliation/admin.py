@@ -1,0 +1,116 @@
+"""Reconciliation in the admin: runs read-only; discrepancies reviewed, acknowledged, resolved."""
+
+from django.contrib import admin, messages
+from django.utils.html import format_html_join
+
+from trading.admin import ReadOnlyAdminMixin
+
+from .models import Discrepancy, ReconciliationRun
+from .services import discrepancies_set_review
+
+
+class DiscrepancyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Discrepancy
+    fk_name = "last_seen_run"
+    fields = ["severity", "kind", "symbol", "order_ref", "expected", "actual", "review_status", "times_seen"]
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "short_id",
+        "started_at",
+        "backend",
+        "trigger",
+        "status",
+        "discrepancy_count",
+        "unrealized_pnl_total",
+    ]
+    list_filter = ["status", "backend", "trigger", "started_at"]
+    date_hierarchy = "started_at"
+    search_fields = ["run_id"]
+    inlines = [DiscrepancyInline]
+    readonly_fields = [f.name for f in ReconciliationRun._meta.fields]
+
+    @admin.display(description="Run")
+    def short_id(self, run):
+        return str(run.run_id)[:8]
+
+
+@admin.register(Discrepancy)
+class DiscrepancyAdmin(admin.ModelAdmin):
+    """A person decides: the review status and notes are editable, the findings are not."""
+
+    list_display = [
+        "symbol",
+        "kind",
+        "severity",
+        "expected",
+        "actual",
+        "review_status",
+        "times_seen",
+        "last_seen_at",
+        "still_present",
+    ]
+    list_filter = ["review_status", "kind", "severity", "backend", ("cleared_at", admin.EmptyFieldListFilter), "symbol"]
+    search_fields = ["symbol", "order_ref", "detail", "notes"]
+    list_select_related = ["last_seen_run"]
+    actions = ["acknowledge", "resolve"]
+    fields = [
+        "review_status",
+        "notes",
+        "kind",
+        "severity",
+        "symbol",
+        "order_ref",
+        "expected",
+        "actual",
+        "detail",
+        "backend",
+        "trade_links",
+        "first_seen_at",
+        "last_seen_at",
+        "times_seen",
+        "cleared_at",
+        "first_seen_run",
+        "last_seen_run",
+    ]
+    readonly_fields = [f for f in fields if f not in ("review_status", "notes")]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(boolean=True, description="Still present")
+    def still_present(self, discrepancy):
+        return discrepancy.cleared_at is None
+
+    @admin.display(description="Trades involved")
+    def trade_links(self, discrepancy):
+        trades = discrepancy.trades.order_by("-created_at")
+        if not trades:
+            return "-"
+        return format_html_join(", ", '<a href="{}">{}</a>', ((t.get_absolute_url(), str(t)) for t in trades))
+
+    @admin.action(description="Acknowledge selected discrepancies", permissions=["change"])
+    def acknowledge(self, request, queryset):
+        count = discrepancies_set_review(
+            ids=list(queryset.values_list("pk", flat=True)),
+            status=Discrepancy.Review.ACKNOWLEDGED,
+            note=f"Acknowledged by {request.user.get_username()}.",
+        )
+        self.message_user(request, f"{count} acknowledged.", messages.SUCCESS)
+
+    @admin.action(description="Resolve selected discrepancies", permissions=["change"])
+    def resolve(self, request, queryset):
+        count = discrepancies_set_review(
+            ids=list(queryset.values_list("pk", flat=True)),
+            status=Discrepancy.Review.RESOLVED,
+            note=f"Resolved by {request.user.get_username()}.",
+        )
+        self.message_user(request, f"{count} resolved.", messages.SUCCESS)

@@ -1,0 +1,290 @@
+"""Reconciling the book with the broker. It reports; it never changes trades or positions.
+
+Expected positions come from our own fills for the backend (entries minus exits, dry
+runs excluded) and our position's average cost and mark; actual ones from the broker.
+Open orders are matched both ways by orderRef.
+"""
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+import structlog
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from trading.brokers import brokers
+from trading.brokers.base import BrokerError
+from trading.models import Fill, Order, Position, Trade
+from trading.money import ZERO, to_cents, to_money
+
+from .models import Discrepancy, ReconciliationRun
+
+log = structlog.get_logger(__name__)
+HUNDRED = Decimal(100)
+SEVERITY = {
+    Discrepancy.Kind.MISSING_AT_BROKER: Discrepancy.Severity.CRITICAL,
+    Discrepancy.Kind.UNEXPECTED_AT_BROKER: Discrepancy.Severity.CRITICAL,
+    Discrepancy.Kind.QUANTITY_MISMATCH: Discrepancy.Severity.CRITICAL,
+    Discrepancy.Kind.AVG_COST_DRIFT: Discrepancy.Severity.WARNING,
+    Discrepancy.Kind.ORDER_MISSING_AT_BROKER: Discrepancy.Severity.HIGH,
+    Discrepancy.Kind.ORDER_UNKNOWN_TO_US: Discrepancy.Severity.HIGH,
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    symbol: str
+    expected: str
+    actual: str
+    detail: str
+    order_ref: str = ""
+
+
+def expected_quantities(*, backend: str) -> dict[str, int]:
+    """Per symbol, what our fills say we hold at this backend (computed in the database)."""
+    rows = (
+        Fill.objects.filter(order__backend=backend, order__dry_run=False)
+        .values("symbol")
+        .annotate(bought=Sum("quantity", filter=Q(side="BUY")), sold=Sum("quantity", filter=Q(side="SELL")))
+    )
+    return {row["symbol"]: (row["bought"] or 0) - (row["sold"] or 0) for row in rows}
+
+
+def _position_findings(
+    expected: dict[str, int], book: dict[str, Position], actual: dict, tolerance: Decimal
+) -> list[Finding]:
+    findings = []
+    for symbol in sorted(set(expected) | set(actual)):
+        want, held = expected.get(symbol, 0), actual.get(symbol)
+        have = held.quantity if held else 0
+        if want and not have:
+            findings.append(
+                Finding(Discrepancy.Kind.MISSING_AT_BROKER, symbol, str(want), "0", "we hold it; the broker does not")
+            )
+        elif have and not want:
+            findings.append(
+                Finding(
+                    Discrepancy.Kind.UNEXPECTED_AT_BROKER,
+                    symbol,
+                    "0",
+                    str(have),
+                    "the broker holds it; our book does not",
+                )
+            )
+        elif want != have:
+            findings.append(
+                Finding(Discrepancy.Kind.QUANTITY_MISMATCH, symbol, str(want), str(have), f"off by {have - want}")
+            )
+        elif want and symbol in book and held.average_cost:
+            ours = book[symbol].average_cost
+            drift = abs(held.average_cost - ours) / ours * HUNDRED if ours else HUNDRED
+            if drift > tolerance:
+                findings.append(
+                    Finding(
+                        Discrepancy.Kind.AVG_COST_DRIFT,
+                        symbol,
+                        str(ours),
+                        str(held.average_cost),
+                        f"average cost differs by {drift.quantize(Decimal('0.01'))}% (tolerance {tolerance}%)",
+                    )
+                )
+    return findings
+
+
+def _order_findings(*, backend: str, broker_orders) -> list[Finding]:
+    ours = {
+        o.client_order_ref: o
+        for o in Order.objects.filter(
+            backend=backend,
+            dry_run=False,
+            status__in=[Order.Status.SUBMITTED, Order.Status.WORKING, Order.Status.PARTIALLY_FILLED],
+        )
+    }
+    known_refs = set(Order.objects.filter(backend=backend).values_list("client_order_ref", flat=True))
+    at_broker = {o.order_ref: o for o in broker_orders if o.order_ref}
+    findings = [
+        Finding(
+            Discrepancy.Kind.ORDER_MISSING_AT_BROKER,
+            order.symbol,
+            order.status,
+            "not open at broker",
+            f"{order.side} {order.quantity} {order.order_type}",
+            order_ref=ref,
+        )
+        for ref, order in sorted(ours.items())
+        if ref not in at_broker
+    ]
+    for state in broker_orders:
+        if state.order_ref in known_refs:
+            continue
+        identity = state.order_ref or f"broker:{state.broker_order_id}"
+        findings.append(
+            Finding(
+                Discrepancy.Kind.ORDER_UNKNOWN_TO_US,
+                state.symbol,
+                "no such order in our book",
+                state.status,
+                f"{state.side} {state.quantity} {state.order_type} (broker id {state.broker_order_id})",
+                order_ref=identity,
+            )
+        )
+    return findings
+
+
+def _position_rows(expected: dict[str, int], book: dict[str, Position], actual: dict) -> tuple[list[dict], Decimal]:
+    rows, total = [], ZERO
+    for symbol in sorted(set(expected) | set(actual)):
+        position, held = book.get(symbol), actual.get(symbol)
+        unrealized = position.unrealized_pnl if position and position.quantity else ZERO
+        total += unrealized
+        rows.append(
+            {
+                "symbol": symbol,
+                "expected_qty": expected.get(symbol, 0),
+                "actual_qty": held.quantity if held else 0,
+                "expected_avg_cost": str(position.average_cost) if position and position.quantity else None,
+                "actual_avg_cost": str(held.average_cost) if held else None,
+                "mark_price": str(position.mark_price) if position and position.mark_price is not None else None,
+                "marked_at": position.marked_at.isoformat() if position and position.marked_at else None,
+                "unrealized_pnl": str(to_cents(unrealized)),
+            }
+        )
+    return rows, total
+
+
+@transaction.atomic
+def _record(run: ReconciliationRun, findings: list[Finding], now) -> None:
+    seen_ids = []
+    for finding in findings:
+        discrepancy, created = Discrepancy.objects.select_for_update().get_or_create(
+            backend=run.backend,
+            kind=finding.kind,
+            symbol=finding.symbol,
+            order_ref=finding.order_ref,
+            defaults={
+                "severity": SEVERITY[finding.kind],
+                "expected": finding.expected,
+                "actual": finding.actual,
+                "detail": finding.detail,
+                "first_seen_run": run,
+                "last_seen_run": run,
+                "last_seen_at": now,
+            },
+        )
+        if not created:
+            discrepancy.expected, discrepancy.actual, discrepancy.detail = (
+                finding.expected,
+                finding.actual,
+                finding.detail,
+            )
+            discrepancy.last_seen_run, discrepancy.last_seen_at = run, now
+            discrepancy.times_seen += 1
+            if discrepancy.cleared_at is not None or discrepancy.review_status == Discrepancy.Review.RESOLVED:
+                discrepancy.review_status = Discrepancy.Review.OPEN
+                discrepancy.notes = (discrepancy.notes + f"\nReopened {now:%Y-%m-%d %H:%M} UTC: seen again.").strip()
+            discrepancy.cleared_at = None
+            discrepancy.save()
+        trades = Trade.objects.filter(symbol=finding.symbol, backend=run.backend, dry_run=False).exclude(
+            status__in=[Trade.Status.CANCELLED, Trade.Status.REJECTED]
+        )
+        discrepancy.trades.add(*trades.order_by("-created_at")[:20])
+        seen_ids.append(discrepancy.pk)
+    Discrepancy.objects.filter(backend=run.backend, cleared_at__isnull=True).exclude(pk__in=seen_ids).update(
+        cleared_at=now
+    )
+
+
+def reconciliation_run(*, alias: str = "default", trigger: str = "manual") -> ReconciliationRun:
+    """Compare book and broker; store the run, its discrepancies and the JSON file. Never raises
+    for what it finds: a broker that cannot be reached gives status 'error'."""
+    backend = brokers.name_of(alias)
+    run = ReconciliationRun.objects.create(backend=backend, trigger=trigger)
+    try:
+        with brokers.create(alias) as broker:
+            actual = {p.symbol: p for p in broker.positions() if p.quantity}
+            broker_orders = broker.open_orders()
+    except BrokerError as exc:
+        run.status, run.error, run.finished_at = (
+            ReconciliationRun.Status.ERROR,
+            f"broker unreachable: {exc}",
+            timezone.now(),
+        )
+        run.save()
+        reconciliation_write_file(run)
+        log.warning("reconciliation_broker_error", error=str(exc))
+        return run
+    expected = {s: q for s, q in expected_quantities(backend=backend).items() if q}
+    book = {p.symbol: p for p in Position.objects.filter(symbol__in=set(expected) | set(actual))}
+    tolerance = Decimal(str(settings.TRADE_LABS_RECONCILIATION["average_cost_tolerance_pct"]))
+    findings = _position_findings(expected, book, actual, tolerance) + _order_findings(
+        backend=backend, broker_orders=broker_orders
+    )
+    now = timezone.now()
+    _record(run, findings, now)
+    run.positions, total = _position_rows(expected, book, actual)
+    run.unrealized_pnl_total = to_money(total)
+    run.discrepancy_count = len(findings)
+    run.status = ReconciliationRun.Status.DISCREPANCIES if findings else ReconciliationRun.Status.CLEAN
+    run.finished_at = now
+    run.save()
+    reconciliation_write_file(run)
+    log.info("reconciliation_finished", status=run.status, discrepancies=len(findings))
+    return run
+
+
+def reconciliation_summary(run: ReconciliationRun) -> dict:
+    discrepancies = (
+        run.discrepancies.filter(last_seen_run=run).order_by("kind", "symbol") if run.status != "error" else []
+    )
+    return {
+        "run_id": str(run.run_id),
+        "status": run.status,
+        "backend": run.backend,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "error": run.error or None,
+        "positions": run.positions,
+        "unrealized_pnl_total": str(to_cents(run.unrealized_pnl_total)),
+        "discrepancies": [
+            {
+                "id": d.pk,
+                "kind": d.kind,
+                "severity": d.severity,
+                "symbol": d.symbol,
+                "order_ref": d.order_ref or None,
+                "expected": d.expected,
+                "actual": d.actual,
+                "detail": d.detail,
+                "review_status": d.review_status,
+                "times_seen": d.times_seen,
+                "first_seen_at": d.first_seen_at.isoformat(),
+            }
+            for d in discrepancies
+        ],
+    }
+
+
+def reconciliation_write_file(run: ReconciliationRun) -> None:
+    directory = settings.TRADE_LABS_REPORTS_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "position_reconciliation.json"
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(reconciliation_summary(run), indent=2))
+    temporary.replace(path)  # atomic: a reader never sees half a file
+
+
+@transaction.atomic
+def discrepancies_set_review(*, ids, status: str, note: str = "") -> int:
+    """A person's decision on discrepancies (acknowledge or resolve), with an optional note."""
+    updated = 0
+    for discrepancy in Discrepancy.objects.select_for_update().filter(pk__in=ids):
+        discrepancy.review_status = status
+        if note:
+            discrepancy.notes = (discrepancy.notes + "\n" + note).strip()
+        discrepancy.save(update_fields=["review_status", "notes"])
+        updated += 1
+    return updated
