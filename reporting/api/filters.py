@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
+from reconciliation.models import Discrepancy, ReconciliationRun
 from reporting.metrics import NEW_YORK
 from reporting.models import DailyReport
 from trading.models import Candidate, Order, PipelineRun, Position, Side, Trade
@@ -132,3 +133,36 @@ class DailyReportFilter(filters.FilterSet):
     class Meta:
         model = DailyReport
         fields = ["day"]
+
+
+class ReconciliationRunFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=ReconciliationRun.Status.choices)
+    backend = filters.CharFilter()
+    trigger = filters.CharFilter()
+    started_from = NewYorkDateFilter(field_name="started_at", bound="from")
+    started_to = NewYorkDateFilter(field_name="started_at", bound="to")
+
+    class Meta:
+        model = ReconciliationRun
+        fields = ["status", "backend", "trigger"]
+
+
+class DiscrepancyFilter(filters.FilterSet):
+    run = filters.UUIDFilter(field_name="last_seen_run__run_id", help_text="Last seen in this reconciliation run.")
+    symbol = SymbolFilter()
+    backend = filters.CharFilter()
+    kind = filters.MultipleChoiceFilter(choices=Discrepancy.Kind.choices)
+    severity = filters.MultipleChoiceFilter(choices=Discrepancy.Severity.choices)
+    review_status = filters.MultipleChoiceFilter(choices=Discrepancy.Review.choices)
+    cleared = filters.BooleanFilter(
+        field_name="cleared_at",
+        lookup_expr="isnull",
+        exclude=True,
+        help_text="true: gone at the last run; false: persisting.",
+    )
+    last_seen_from = NewYorkDateFilter(field_name="last_seen_at", bound="from")
+    last_seen_to = NewYorkDateFilter(field_name="last_seen_at", bound="to")
+
+    class Meta:
+        model = Discrepancy
+        fields = ["run", "symbol", "backend", "kind", "severity", "review_status"]

@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from reconciliation.models import Discrepancy, ReconciliationRun
 from reporting.models import DailyReport
 from reporting.services import REVIEW_FIELDS
 from trading.models import Candidate, Order, PipelineRun, Position, Trade
@@ -105,4 +106,35 @@ class DailyReportSerializer(serializers.ModelSerializer):
 class DailyReportDetailSerializer(DailyReportSerializer):
     class Meta(DailyReportSerializer.Meta):
         fields = [*DailyReportSerializer.Meta.fields, "curve", "markdown", "csv"]
+        read_only_fields = fields
+
+
+class ReconciliationRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReconciliationRun
+        fields = [
+            "run_id", "trigger", "backend", "status", "started_at", "finished_at", "error", "discrepancy_count",
+            "unrealized_pnl_total", "positions",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+@extend_schema_field({"type": "string", "description": f"One of: {', '.join(Discrepancy.Review.values)}."})
+class DiscrepancyReviewField(serializers.CharField):
+    """Documented without an enum: a second `review_status` enum would collide with the trade's in the schema."""
+
+
+class DiscrepancySerializer(serializers.ModelSerializer):
+    review_status = DiscrepancyReviewField(read_only=True)
+    first_seen_run = serializers.UUIDField(source="first_seen_run.run_id", read_only=True)
+    last_seen_run = serializers.UUIDField(source="last_seen_run.run_id", read_only=True)
+    trades = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Discrepancy
+        fields = [
+            "id", "backend", "kind", "symbol", "order_ref", "severity", "expected", "actual", "detail", "review_status",
+            "notes", "trades", "first_seen_run", "last_seen_run", "first_seen_at", "last_seen_at", "times_seen",
+            "cleared_at",
+        ]  # fmt: skip
         read_only_fields = fields

@@ -1,4 +1,4 @@
-"""/api/v1/ routes. Reconciliation results are added here as their models land."""
+"""/api/v1/ routes."""
 
 from rest_framework.routers import DefaultRouter
 
@@ -11,6 +11,8 @@ router.register("orders", views.OrderViewSet, basename="order")
 router.register("trades", views.TradeViewSet, basename="trade")
 router.register("positions", views.PositionViewSet, basename="position")
 router.register("reports", views.DailyReportViewSet, basename="report")
+router.register("reconciliation-runs", views.ReconciliationRunViewSet, basename="reconciliation-run")
+router.register("discrepancies", views.DiscrepancyViewSet, basename="discrepancy")
 
 app_name = "api"
 urlpatterns = router.urls

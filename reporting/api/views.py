@@ -7,6 +7,7 @@ from rest_framework import mixins, viewsets
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from reconciliation.models import Discrepancy, ReconciliationRun
 from reporting.exports import TRADE_COLUMNS, Column, queryset_csv
 from reporting.models import DailyReport
 from reporting.services import trade_review
@@ -182,3 +183,38 @@ class DailyReportViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
         if self.action == "retrieve":
             return serializers.DailyReportDetailSerializer
         return serializers.DailyReportSerializer
+
+
+@extend_schema_view(list=list_schema)
+class ReconciliationRunViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
+    """Comparisons of the book with a broker, newest first, with per-symbol results. Looked up by run_id."""
+
+    queryset = ReconciliationRun.objects.all()
+    serializer_class = serializers.ReconciliationRunSerializer
+    filterset_class = filters.ReconciliationRunFilter
+    ordering_fields = ["started_at", "finished_at", "status", "discrepancy_count"]
+    ordering = ["-started_at", "-id"]
+    lookup_field = "run_id"
+    csv_name = "reconciliation-runs"
+    csv_columns = _columns(
+        "run_id", "trigger", "backend", "status", "started_at", "finished_at", "error", "discrepancy_count",
+        "unrealized_pnl_total", "positions",
+    )  # fmt: skip
+
+
+@extend_schema_view(list=list_schema)
+class DiscrepancyViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
+    """Differences between book and broker, one record per persisting difference (resolved in the admin)."""
+
+    queryset = Discrepancy.objects.select_related("first_seen_run", "last_seen_run").prefetch_related("trades")
+    serializer_class = serializers.DiscrepancySerializer
+    filterset_class = filters.DiscrepancyFilter
+    ordering_fields = ["last_seen_at", "first_seen_at", "severity", "symbol", "times_seen"]
+    ordering = ["-last_seen_at", "-id"]
+    csv_name = "discrepancies"
+    csv_columns = _columns(
+        "id", "backend", "kind", "symbol", "order_ref", "severity", "expected", "actual", "detail", "review_status",
+        "notes",
+    ) + [Column("first_seen_run", "first_seen_run__run_id"), Column("last_seen_run", "last_seen_run__run_id")] + _columns(
+        "first_seen_at", "last_seen_at", "times_seen", "cleared_at",
+    )  # fmt: skip
