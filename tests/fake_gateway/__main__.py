@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import contextlib
 
 from .server import FakeGateway
 
@@ -21,7 +22,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
