@@ -1,5 +1,11 @@
-"""Shared bench set-up: a throwaway database (SQLite file, or DATABASE_URL's server) and Django."""
+"""Shared bench set-up: a throwaway database and Django.
 
+SQLite: a file in a temporary directory. PostgreSQL (DATABASE_URL set): a new database
+created on that server for this benchmark and dropped when it ends. The database that
+DATABASE_URL names is never written to.
+"""
+
+import atexit
 import os
 import sys
 import tempfile
@@ -18,16 +24,38 @@ def setup_django(name: str) -> Path:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradelabs_site.settings.base")
     os.environ["TRADE_LABS_DATA_DIR"] = str(workdir)
     os.environ["TRADE_LABS_LOG_LEVEL"] = "WARNING"
-    if not os.environ.get("DATABASE_URL"):
+    if os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = _throwaway_postgres(os.environ["DATABASE_URL"], name)
+    else:
         os.environ["TRADE_LABS_SQLITE_PATH"] = str(workdir / "bench.sqlite3")
     import django
     from django.core.management import call_command
 
     django.setup()
-    if os.environ.get("DATABASE_URL"):
-        call_command("flush", "--noinput", verbosity=0)
     call_command("migrate", "--noinput", verbosity=0)
     return workdir
+
+
+def _throwaway_postgres(url: str, name: str) -> str:
+    """Create tradelabs_bench_<name>_<pid> next to the configured database; drop it at exit."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    database = f"tradelabs_bench_{name}_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+
+    def drop() -> None:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+    atexit.register(drop)
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 @contextmanager
