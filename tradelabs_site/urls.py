@@ -1,7 +1,8 @@
 """URL wiring: the admin; the REST API under /api/v1/ with its OpenAPI schema and docs beside it."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.http import JsonResponse
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 
@@ -19,4 +20,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", **signed_in), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema", **signed_in), name="api-redoc"),
     path("api/auth/", include("rest_framework.urls")),
+    # An API client asking for a path that does not exist gets JSON, not the HTML 404 page.
+    re_path(r"^api/", lambda request, *args, **kwargs: JsonResponse({"detail": "Not found."}, status=404)),
 ]

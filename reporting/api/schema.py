@@ -27,8 +27,7 @@ def document_error_responses(result, generator, request, public):
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             for status, description in ERRORS.items():
-                responses.setdefault(
-                    status,
-                    {"description": description, "content": {"application/json": {"schema": ERROR_SCHEMA}}},
-                )
+                # Errors come in the format asked for: JSON, or CSV with ?format=csv.
+                content = {"application/json": {"schema": ERROR_SCHEMA}, "text/csv": {"schema": {"type": "string"}}}
+                responses.setdefault(status, {"description": description, "content": content})
     return result

@@ -47,6 +47,8 @@ class OrderSerializer(serializers.ModelSerializer):
 
 class TradeSerializer(serializers.ModelSerializer):
     run_id = serializers.UUIDField(source="run.run_id", read_only=True, allow_null=True, default=None)
+    # Read-only choice fields lose allow_blank in DRF; an open trade's exit reason is "".
+    exit_reason = serializers.ChoiceField(choices=Trade.ExitReason.choices, allow_blank=True, read_only=True)
     holding_seconds = serializers.SerializerMethodField()
 
     class Meta:

@@ -256,6 +256,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Read-only exports of the Trade Labs book of record; staff may annotate trades.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "reporting.api.schema.document_error_responses",
+    ],
 }
 
 # ---------------------------------------------------------------------------
