@@ -44,6 +44,12 @@ def _aware(timestamp) -> datetime:
     return timestamp.to_pydatetime().astimezone(UTC)
 
 
+def known_range() -> tuple[date, date]:
+    """The first and last session exchange_calendars knows (it looks about a year ahead)."""
+    cal = _xnys()
+    return cal.first_session.date(), cal.last_session.date()
+
+
 def is_session(day: date) -> bool:
     cal = _xnys()
     ts = _ts(day)

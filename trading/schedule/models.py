@@ -1,0 +1,92 @@
+"""Job slots (the exactly-once ledger of the trading day) and extra market closures."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from trading import sessions
+
+
+class Job(models.TextChoices):
+    OPENING_SCAN = "opening_scan", "Opening scan"
+    MIDDAY_SCAN = "midday_scan", "Mid-day scan"
+    MARK = "mark", "Mark"
+    RECONCILE = "reconcile", "Reconciliation"
+    REPORT = "report", "Daily report"
+
+
+class SlotStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    SKIPPED = "skipped", "Skipped"
+    MISSED = "missed", "Missed"
+    FAILED = "failed", "Failed"
+
+
+class JobSlot(models.Model):
+    """One occurrence of a scheduled job in one NYSE session, claimed before the job acts.
+
+    The row is the claim: whoever inserts it first runs the job; a second cluster, a retried
+    task or a late duplicate hits the unique constraint and does nothing. Daily jobs have one
+    slot per session; the mark job one per session and mark time.
+    """
+
+    Status = SlotStatus
+
+    job = models.CharField(max_length=32, choices=Job.choices)
+    session_date = models.DateField(help_text="The NYSE session (New York date) this slot belongs to.")
+    scheduled_for = models.DateTimeField(help_text="When the plan says the job runs.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    claimed_at = models.DateTimeField(help_text="When a worker claimed the slot (it acts only after this).")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker that claimed the slot.")
+    pipeline_run = models.ForeignKey(
+        "trading.PipelineRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="schedule_slots",
+        help_text="The run a scan slot started.",
+    )
+    details = models.JSONField(
+        default=dict, blank=True, help_text="Ids and counts from the job (reconciliation run, report, fills)."
+    )
+
+    class Meta:
+        ordering = ["-scheduled_for", "job"]
+        indexes = [models.Index(fields=["session_date", "job"], name="schedule_slot_day_job")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "session_date"], condition=~Q(job="mark"), name="one_slot_per_job_per_session"
+            ),
+            models.UniqueConstraint(
+                fields=["job", "session_date", "scheduled_for"], name="one_slot_per_job_session_and_time"
+            ),
+            models.CheckConstraint(condition=Q(job__in=Job.values), name="slot_job_known"),
+            models.CheckConstraint(condition=Q(status__in=SlotStatus.values), name="slot_status_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{Job(self.job).label} {sessions.to_new_york(self.scheduled_for):%Y-%m-%d %H:%M} ({self.status})"
+
+
+class ExtraClosure(models.Model):
+    """A day the exchange calendar lists as a session but the market did not open: a surprise closing.
+
+    On such a day no job runs, exactly as on a holiday.
+    """
+
+    day = models.DateField(unique=True, help_text="New York date of the closed session.")
+    reason = models.CharField(max_length=200, help_text="e.g. National Day of Mourning, hurricane.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"{self.day.isoformat()} closed: {self.reason}"
+
+    def clean(self) -> None:
+        if self.day and not sessions.is_session(self.day):
+            raise ValidationError({"day": f"{self.day.isoformat()} is not an NYSE session anyway; nothing to close."})
