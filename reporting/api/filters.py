@@ -4,6 +4,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema_field
 
 from reconciliation.models import Discrepancy, ReconciliationRun
 from reporting.metrics import NEW_YORK
@@ -13,6 +14,15 @@ from trading.models import Candidate, Order, PipelineRun, Position, Side, Trade
 
 def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=NEW_YORK)
+
+
+# Ids are 64-bit: a larger number is a bad request, not a database overflow.
+BIGINT_MAX = 2**63 - 1
+
+
+@extend_schema_field({"type": "number", "minimum": 0, "maximum": 100})
+class ScoreFilter(filters.NumberFilter):
+    """A score bound: the schema says 0–100, as the filter enforces."""
 
 
 class NewYorkDateFilter(filters.DateFilter):
@@ -64,7 +74,7 @@ class CandidateFilter(filters.FilterSet):
     symbol = SymbolFilter()
     status = filters.MultipleChoiceFilter(choices=Candidate.Status.choices)
     backend = filters.CharFilter(field_name="run__backend")
-    min_score = filters.NumberFilter(field_name="score", lookup_expr="gte")
+    min_score = ScoreFilter(field_name="score", lookup_expr="gte", min_value=0, max_value=100)
     run_started_from = NewYorkDateFilter(field_name="run__started_at", bound="from")
     run_started_to = NewYorkDateFilter(field_name="run__started_at", bound="to")
 
@@ -75,7 +85,7 @@ class CandidateFilter(filters.FilterSet):
 
 class OrderFilter(filters.FilterSet):
     run = filters.UUIDFilter(field_name="run__run_id", help_text="The run's run_id.")
-    trade = filters.NumberFilter(field_name="trade_id")
+    trade = filters.NumberFilter(field_name="trade_id", min_value=1, max_value=BIGINT_MAX)
     symbol = SymbolFilter()
     status = filters.MultipleChoiceFilter(choices=Order.Status.choices)
     leg = filters.MultipleChoiceFilter(choices=Order.Leg.choices)

@@ -78,6 +78,9 @@ class PipelineRunViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
 class CandidateViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
     """Symbols each run considered, with their quote, score and the decision taken."""
 
+    # Integer ids up to 18 digits; anything else is not a route (JSON 404), never a database overflow.
+    lookup_value_regex = r"\d{1,18}"
+
     queryset = Candidate.objects.select_related("run")
     serializer_class = serializers.CandidateSerializer
     filterset_class = filters.CandidateFilter
@@ -93,6 +96,9 @@ class CandidateViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
 @extend_schema_view(list=list_schema)
 class OrderViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
     """Every order intended or sent, with its broker id and fill state."""
+
+    # Integer ids up to 18 digits; anything else is not a route (JSON 404), never a database overflow.
+    lookup_value_regex = r"\d{1,18}"
 
     queryset = Order.objects.select_related("run")
     serializer_class = serializers.OrderSerializer
@@ -116,6 +122,9 @@ class OrderViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
 )
 class TradeViewSet(ExportMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Round trips with P&L net of commissions. `?format=csv` streams the full export."""
+
+    # Integer ids up to 18 digits; anything else is not a route (JSON 404), never a database overflow.
+    lookup_value_regex = r"\d{1,18}"
 
     queryset = Trade.objects.select_related("run")
     serializer_class = serializers.TradeSerializer
@@ -205,6 +214,9 @@ class ReconciliationRunViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
 @extend_schema_view(list=list_schema)
 class DiscrepancyViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
     """Differences between book and broker, one record per persisting difference (resolved in the admin)."""
+
+    # Integer ids up to 18 digits; anything else is not a route (JSON 404), never a database overflow.
+    lookup_value_regex = r"\d{1,18}"
 
     queryset = Discrepancy.objects.select_related("first_seen_run", "last_seen_run").prefetch_related("trades")
     serializer_class = serializers.DiscrepancySerializer
