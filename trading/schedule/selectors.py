@@ -88,8 +88,9 @@ class DayPlan:
 def _pending_outcome(occurrence: Occurrence, *, now: datetime, config: ScheduleConfig) -> str:
     if occurrence.at > now:
         return "pending"
-    limit = config.lateness_limit(occurrence.job)
-    if limit is not None and now - occurrence.at > limit:
+    # Reconcile and report would still run late, but not once the next day's run has come round.
+    limit = config.lateness_limit(occurrence.job) or timedelta(days=1)
+    if now - occurrence.at > limit:
         return "not run"
     return "due"
 
