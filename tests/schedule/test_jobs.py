@@ -54,6 +54,16 @@ def test_a_second_firing_for_the_same_slot_does_nothing(schedule_settings):
     assert Trade.objects.count() == 5
 
 
+def test_moving_a_job_time_during_the_day_does_not_run_it_twice(schedule_settings):
+    job_run(job=Job.OPENING_SCAN, intended=new_york(2026, 11, 20, 9, 30), now=new_york(2026, 11, 20, 9, 31))
+    schedule_settings["opening_scan"] = "09:45"
+
+    moved = job_run(job=Job.OPENING_SCAN, intended=new_york(2026, 11, 20, 9, 45), now=new_york(2026, 11, 20, 9, 45))
+
+    assert moved.status == "taken" and "(done by" in moved.message
+    assert PipelineRun.objects.count() == 1
+
+
 def test_a_retried_task_does_not_run_twice(schedule_settings):
     """django-q2 hands the same task out again when its acknowledgement is lost (worker killed, retry passed)."""
     schedule_settings["scan_grace_minutes"] = 10**8  # the task judges lateness by the real clock
@@ -175,7 +185,7 @@ def test_marks_work_exits_and_stop_at_the_actual_close(schedule_settings):
 
 def test_a_mark_a_whole_interval_late_is_missed(schedule_settings):
     outcome = job_run(job=Job.MARK, intended=new_york(2026, 11, 20, 10, 5), now=new_york(2026, 11, 20, 10, 11))
-    assert outcome.status == JobSlot.Status.MISSED
+    assert outcome.status == JobSlot.Status.MISSED and "the next mark takes over" in outcome.message
     on_time = job_run(job=Job.MARK, intended=new_york(2026, 11, 20, 10, 10), now=new_york(2026, 11, 20, 10, 11))
     assert on_time.status == JobSlot.Status.DONE
 

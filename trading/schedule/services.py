@@ -65,7 +65,9 @@ def _ny(moment: datetime) -> str:
     return f"{sessions.to_new_york(moment):%Y-%m-%d %H:%M %Z}"
 
 
-def slot_claim(*, occurrence: Occurrence, now: datetime, status: str = JobSlot.Status.RUNNING, message: str = ""):
+def slot_claim(
+    *, occurrence: Occurrence, now: datetime, status: str = JobSlot.Status.RUNNING, message: str = ""
+) -> JobSlot | None:
     """Insert the slot for `occurrence`; None when another worker already holds it.
 
     The INSERT commits on its own before the job acts, so the unique constraint decides
@@ -141,7 +143,8 @@ def job_run(*, job: str, intended: datetime | None = None, now: datetime | None 
     if limit is not None and late > limit:
         message = (
             f"started {_ny(now)}, {int(late.total_seconds() // 60)} min after its slot at {_ny(occurrence.at)} "
-            f"(allowed {int(limit.total_seconds() // 60)} min): not run on a stale market"
+            f"(allowed {int(limit.total_seconds() // 60)} min): "
+            + ("the next mark takes over" if job == Job.MARK else "not run on a stale market")
         )
         slot = slot_claim(occurrence=occurrence, now=now, status=JobSlot.Status.MISSED, message=message)
         if slot is None:
@@ -173,9 +176,10 @@ def job_run(*, job: str, intended: datetime | None = None, now: datetime | None 
 
 
 def _taken(occurrence: Occurrence) -> JobOutcome:
-    holder = JobSlot.objects.filter(
-        job=occurrence.job, session_date=occurrence.session_date, scheduled_for=occurrence.at
-    ).first()
+    holders = JobSlot.objects.filter(job=occurrence.job, session_date=occurrence.session_date)
+    if occurrence.job == Job.MARK:
+        holders = holders.filter(scheduled_for=occurrence.at)
+    holder = holders.first()
     state = f" ({holder.status} by {holder.worker})" if holder else ""
     log.info("schedule_slot_taken", job=occurrence.job, slot=occurrence.at.isoformat())
     return JobOutcome(occurrence.job, "taken", f"slot {_ny(occurrence.at)} already claimed{state}; did nothing", holder)
@@ -338,7 +342,7 @@ def schedules_resume(*, schedules, now: datetime | None = None) -> int:
                 next_run = schedule.calculate_next_run(next_run)
                 if next_run > now:
                     break
-            schedule.next_run = next_run
+            schedule.next_run = max(next_run, now)
         schedule.save()
         count += 1
     return count
