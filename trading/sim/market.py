@@ -79,11 +79,16 @@ class DayPath:
         return bid, ask
 
 
+# The opening cross prints a share of the day's volume at 09:30 itself, so a scan at the
+# open sees traded volume, as IB's scanner does.
+_OPENING_AUCTION_SHARE = 0.03
+
+
 def _cumulative_volume_curve(minutes: int) -> np.ndarray:
     x = np.linspace(0.0, 1.0, minutes + 1)
     # Integral of a U-shaped intensity 1 + 3*(2x-1)^2, normalised to end at 1.
     integral = x + ((2 * x - 1) ** 3 + 1) / 2
-    return integral / integral[-1]
+    return _OPENING_AUCTION_SHARE + (1 - _OPENING_AUCTION_SHARE) * integral / integral[-1]
 
 
 class PathMarket:

@@ -156,3 +156,22 @@ def test_sessions_follow_the_nyse_calendar():
     # DST: 09:30 New York is 13:30 UTC in summer and 14:30 UTC in winter.
     assert sessions.session(date(2026, 3, 9)).open.hour == 13
     assert sessions.session(date(2026, 11, 2)).open.hour == 14
+
+
+def test_the_opening_cross_prints_volume_at_0930():
+    at_open = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)  # 09:30 New York
+    volumes = [MARKET.quote(symbol, at_open).volume for symbol in MARKET.symbols[:50]]
+    assert all(v > 0 for v in volumes)
+
+
+@pytest.mark.django_db
+def test_a_scan_at_the_open_finds_candidates():
+    with SimBroker(seed=20240101, universe_size=500) as broker:
+        results = broker.scan(
+            at=datetime(2026, 11, 27, 14, 30, tzinfo=UTC),
+            scan_code="TOP_PERC_GAIN",
+            above_price=Decimal(5),
+            above_volume=100_000,
+            max_results=50,
+        )
+    assert len(results) >= 10
