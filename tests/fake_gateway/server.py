@@ -63,9 +63,15 @@ class Session:
         finally:
             for task in self.tasks:
                 task.cancel()
+            self._discard_untransmitted()
             self.gateway._forget(self)
             with contextlib.suppress(Exception):
                 self.writer.close()
+
+    def _discard_untransmitted(self) -> None:
+        """TWS drops a session's orders that were never transmitted when its client goes away."""
+        state = self.gateway.state
+        state.orders = [o for o in state.orders if not (o.client_id == self.client_id and o.status == "PendingSubmit")]
 
     def _dispatch(self, fields: list[str]) -> None:
         name = m.IN_NAMES.get(int(fields[0]), f"msg{fields[0]}")
@@ -203,8 +209,11 @@ class Session:
         )
         fault = state.fault_for("placeOrder", symbol)
         if fault and fault.drop:
-            # The gateway took the order, then the socket died before any answer.
+            # IB took the order (and works it if transmitted); the socket dies before any answer.
             self._accept(order)
+            if order.transmit:
+                for held in self._group(order):
+                    self._activate(held)
             self.hang_up()
             return
         if fault and fault.ignore:

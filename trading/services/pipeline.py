@@ -419,13 +419,13 @@ def _adopt_existing(broker, entry: Order, bracket: BracketRequest) -> bool:
     """True when this bracket was already sent: never send it again, take the broker's word."""
     if entry.status != Order.Status.INTENT or entry.dry_run:
         return True
-    held = broker.find_orders([leg.order_ref for leg in bracket.legs])
+    refs = {leg.order_ref for leg in bracket.legs}
+    held = broker.find_orders(sorted(refs))
+    executed = [e for e in broker.executions() if e.order_ref in refs]
     for state in held:
         order_apply_state(state=state)
-    if held:
-        refs = {state.order_ref for state in held}
-        book_apply_executions(executions=[e for e in broker.executions() if e.order_ref in refs])
-    return bool(held)
+    book_apply_executions(executions=executed)
+    return bool(held or executed)
 
 
 def _record_send_failure(trade, candidate, exc: BrokerError) -> str:

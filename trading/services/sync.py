@@ -46,23 +46,26 @@ def orders_recover(*, broker: BaseBroker, backend: str, exclude_run_id=None) -> 
         return {"adopted": 0, "released": 0}
     try:
         held = {state.order_ref: state for state in broker.find_orders(refs)}
+        # An execution under our ref proves the order reached the broker, even one the broker
+        # no longer lists among its open or completed orders.
+        executed = [e for e in broker.executions() if e.order_ref in set(refs)]
     except BrokerError as exc:
         log.warning("recovery_deferred", reason=str(exc), intents=len(refs))
         return {"adopted": 0, "released": 0, "deferred": len(refs)}
-    book_apply_executions(executions=[e for e in broker.executions() if e.order_ref in held])
+    book_apply_executions(executions=executed)
+    reached = set(held) | {e.order_ref for e in executed}
     adopted = released = 0
     for order in Order.objects.filter(client_order_ref__in=refs).order_by("id"):
         state = held.get(order.client_order_ref)
         if state is not None:
             order_apply_state(state=state)
+        if order.client_order_ref in reached:
             adopted += 1
-            log.info("order_adopted", order_ref=order.client_order_ref, status=state.status)
-        else:
-            order.refresh_from_db(fields=["status"])
-            if order.status != Order.Status.INTENT:
-                continue
-            order_mark(
-                order=order, status=Order.Status.NOT_SENT, message="never reached the broker; released on recovery"
-            )
-            released += 1
+            log.info("order_adopted", order_ref=order.client_order_ref)
+            continue
+        order.refresh_from_db(fields=["status"])
+        if order.status != Order.Status.INTENT:
+            continue
+        order_mark(order=order, status=Order.Status.NOT_SENT, message="never reached the broker; released on recovery")
+        released += 1
     return {"adopted": adopted, "released": released}
