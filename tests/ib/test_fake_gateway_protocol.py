@@ -97,9 +97,11 @@ def test_a_reconnecting_client_sees_earlier_orders_and_executions(gateway):
 def test_account_summary_and_portfolio(ib_client, gateway):
     _bracket(ib_client)
     ib_client.sleep(0.3)
-    summary = {v.tag: v.value for v in ib_client.accountSummary()}
-    assert "NetLiquidation" in summary and "TotalCashValue" in summary
-    assert [p.contract.symbol for p in ib_client.portfolio()] == ["AAPL"] or ib_client.portfolio() == []
+    summary = {v.tag: float(v.value) for v in ib_client.accountSummary()}
+    held = 10 * 190.0  # ten AAPL marked at the scripted last price
+    assert summary["GrossPositionValue"] == held
+    assert summary["NetLiquidation"] == summary["TotalCashValue"] + held
+    assert summary["TotalCashValue"] == 100_000 - 10 * 190.02 - 1.0  # bought at the ask, $1 commission
 
 
 def test_a_second_client_with_the_same_id_is_refused(ib_client, gateway):
