@@ -124,3 +124,26 @@ def test_a_send_with_unknown_outcome_keeps_the_intent_for_recovery(morning, sett
     trade = Trade.objects.get(symbol=candidate.symbol)
     assert trade.status == Trade.Status.OPEN
     assert SimOrder.objects.filter(symbol=candidate.symbol).count() == 3
+
+
+def test_run_pipeline_retry_command_resolves_intents_and_sends_nothing(morning, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from trading.services.book import trade_record_intent
+
+    run = pipeline_run(RunOptions(at=morning, top_n=1))
+    candidate = run.candidates.filter(status=Candidate.Status.ACCEPTED).order_by("-score").first()
+    plan = plan_long_entry(ask=candidate.ask, config=RiskConfig.from_settings(settings.TRADE_LABS_RISK))
+    trade_record_intent(
+        run=run, candidate=candidate, bracket=_bracket_for(run, candidate, plan), backend="sim", dry_run=False
+    )
+    before = SimOrder.objects.count()
+    out = StringIO()
+    call_command("run_pipeline", "--retry", str(run.run_id), "--json", stdout=out)
+    assert SimOrder.objects.count() == before
+    assert not Order.objects.filter(status=Order.Status.INTENT).exists()
+    with pytest.raises(CommandError, match="no run"):
+        call_command("run_pipeline", "--retry", "not-a-uuid", stdout=StringIO())

@@ -3,13 +3,14 @@
 import json
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from trading.brokers.base import SafetyError
 from trading.cli import ny, parse_moment, table
 from trading.models import PipelineRun
 from trading.selectors import run_summary
-from trading.services.pipeline import AlreadyRunning, DatabaseUnavailable, RunOptions, pipeline_run
+from trading.services.pipeline import AlreadyRunning, DatabaseUnavailable, RunOptions, pipeline_retry, pipeline_run
 
 
 class Command(BaseCommand):
@@ -28,10 +29,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--slot", help="Claim this slot name once: a second run with the same slot does nothing (exit 1)."
         )
+        parser.add_argument(
+            "--retry",
+            metavar="RUN_ID",
+            help="Resolve what a failed or partial run left in flight: adopt orders the broker holds, release the rest; "
+            "nothing is sent again.",
+        )
 
     def handle(self, *args, **options):
         if options["top"] is not None and options["top"] < 1:
             raise CommandError("--top must be at least 1")
+        if options["retry"]:
+            return self._retry(options)
         run_options = RunOptions(
             alias=options["backend"] or "default",
             top_n=options["top"],
@@ -53,6 +62,19 @@ class Command(BaseCommand):
             self.stdout.write(self._render(run, summary))
         if run.status == PipelineRun.Status.FAILED:
             raise CommandError(f"run {run.short_id} failed: {run.error}")
+
+    def _retry(self, options) -> None:
+        try:
+            run = pipeline_retry(run_id=options["retry"], alias=options["backend"] or "default")
+        except (PipelineRun.DoesNotExist, ValidationError, ValueError):
+            raise CommandError(f"no run {options['retry']!r}") from None
+        except SafetyError as exc:
+            raise CommandError(f"refused: {exc}") from None
+        summary = run_summary(run)
+        if options["json"]:
+            self.stdout.write(json.dumps(summary, indent=2))
+        else:
+            self.stdout.write(self._render(run, summary))
 
     def _render(self, run: PipelineRun, summary: dict) -> str:
         counts = summary["counts"]
