@@ -203,10 +203,10 @@ class TradeAdmin(admin.ModelAdmin):
 
     @admin.action(description="Mark selected trades as reviewed", permissions=["change"])
     def mark_reviewed(self, request, queryset):
+        from trading.services.review import trade_review
+
         for trade in queryset:
-            trade.review_status = Trade.ReviewStatus.REVIEWED
-            trade.save(update_fields=["review_status", "updated_at"])
-            self.log_change(request, trade, "Marked reviewed (bulk action).")
+            trade_review(trade=trade, user=request.user, review_status=Trade.ReviewStatus.REVIEWED)
 
     def has_add_permission(self, request):
         return False

@@ -5,8 +5,8 @@ from rest_framework import serializers
 
 from reconciliation.models import Discrepancy, ReconciliationRun
 from reporting.models import DailyReport
-from reporting.services import REVIEW_FIELDS
 from trading.models import Candidate, Order, PipelineRun, Position, Trade
+from trading.services.review import REVIEW_FIELDS
 
 
 class PipelineRunSerializer(serializers.ModelSerializer):

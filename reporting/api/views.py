@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from reconciliation.models import Discrepancy, ReconciliationRun
 from reporting.exports import TRADE_COLUMNS, Column, queryset_csv
 from reporting.models import DailyReport
-from reporting.services import trade_review
 from trading.models import Candidate, Order, PipelineRun, Position, Trade
+from trading.services.review import trade_review
 
 from . import filters, serializers
 from .pagination import ExportPagination

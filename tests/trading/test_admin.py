@@ -105,3 +105,15 @@ def test_broker_facts_on_a_trade_cannot_be_edited(staff_client, book):
 def test_times_are_shown_in_new_york(staff_client, book):
     response = staff_client.get(reverse("admin:trading_pipelinerun_change", args=[book.pk]))
     assert "10:30" in response.content.decode()  # 15:30 UTC market moment shown as 10:30 New York
+
+
+def test_bulk_mark_reviewed_goes_through_the_review_service(staff_client, book):
+    trades = list(book.trades.all())
+    staff_client.post(
+        reverse("admin:trading_trade_changelist"),
+        {"action": "mark_reviewed", "index": "0", "_selected_action": [t.pk for t in trades]},
+    )
+    for trade in trades:
+        trade.refresh_from_db()
+        assert trade.review_status == "reviewed"
+        assert "review status" in LogEntry.objects.get(object_id=str(trade.pk)).get_change_message().lower()
