@@ -5,7 +5,22 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from trading.brokers import brokers
 from trading.models import Candidate, Fill, Order, OrderEvent, PipelineRun, Position, Trade
+
+
+class BackendFilter(admin.SimpleListFilter):
+    """Backends from settings, not a DISTINCT over millions of rows."""
+
+    title = "backend"
+    parameter_name = "backend"
+
+    def lookups(self, request, model_admin):
+        names = sorted({brokers.name_of(alias) for alias in settings.BROKERS if alias != "default"})
+        return [(name, name.upper()) for name in names]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(backend=self.value()) if self.value() else queryset
 
 
 class ReadOnlyAdminMixin:
@@ -97,7 +112,7 @@ class PipelineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "rejected_count",
         "executed_count",
     ]
-    list_filter = ["status", "backend", "trigger", "armed", "dry_run", "started_at"]
+    list_filter = ["status", BackendFilter, "trigger", "armed", "dry_run", "started_at"]
     search_fields = ["run_id", "error"]
     date_hierarchy = "started_at"
     inlines = [CandidateInline, TradeInline, OrderInline]
@@ -112,7 +127,7 @@ class PipelineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(Candidate)
 class CandidateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["symbol", "run_link", "scanner_rank", "bid", "ask", "score", "status", "reason"]
-    list_filter = ["status", "run__backend", "run__started_at"]
+    list_filter = ["status", "run__started_at"]
     search_fields = ["symbol", "reason"]
     list_select_related = ["run"]
     show_full_result_count = False
@@ -150,9 +165,10 @@ class TradeAdmin(admin.ModelAdmin):
         "tags",
         "dry_run",
     ]
-    list_filter = ["status", "exit_reason", "review_status", "backend", "dry_run", "exit_time"]
+    # No date_hierarchy on the big tables: its year list is a DISTINCT over every row (seconds
+    # at a million trades); the exit-date filter gives today / 7 days / month / year instead.
+    list_filter = ["status", "exit_reason", "review_status", BackendFilter, "dry_run", "exit_time"]
     search_fields = ["symbol", "notes", "tags"]
-    date_hierarchy = "exit_time"
     list_select_related = ["run"]
     show_full_result_count = False
     inlines = [OrderTradeInline]
@@ -251,9 +267,8 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "filled_quantity",
         "created_at",
     ]
-    list_filter = ["status", "leg", "backend", "dry_run", "created_at"]
+    list_filter = ["status", "leg", BackendFilter, "dry_run", "created_at"]
     search_fields = ["client_order_ref", "broker_order_id", "symbol"]
-    date_hierarchy = "created_at"
     show_full_result_count = False
     inlines = [OrderEventInline, FillInline]
     readonly_fields = [f.name for f in Order._meta.fields] + ["trade_link"]
@@ -272,7 +287,6 @@ class FillAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["exec_id", "symbol", "side", "quantity", "price", "commission", "filled_at", "order"]
     list_filter = ["side", "filled_at"]
     search_fields = ["exec_id", "symbol", "order__client_order_ref"]
-    date_hierarchy = "filled_at"
     list_select_related = ["order"]
     show_full_result_count = False
     readonly_fields = [f.name for f in Fill._meta.fields]

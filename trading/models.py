@@ -182,6 +182,8 @@ class Trade(models.Model):
             models.Index(fields=["status", "exit_time"], name="trade_status_exit_idx"),
             models.Index(fields=["exit_time"], name="trade_exit_time_idx"),
             models.Index(fields=["symbol", "status"], name="trade_symbol_status_idx"),
+            # The admin and API list newest first: without this, every page sorts the whole table.
+            models.Index(fields=["created_at"], name="trade_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -256,6 +258,7 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="order_quantity_positive"),
             models.CheckConstraint(condition=Q(filled_quantity__lte=models.F("quantity")), name="order_not_overfilled"),
         ]
+        indexes = [models.Index(fields=["created_at"], name="order_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.client_order_ref} {self.side} {self.quantity} {self.symbol} {self.order_type} ({self.status})"
