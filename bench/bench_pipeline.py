@@ -9,6 +9,7 @@ recording and execution add on top of reading the market.
 """
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -35,6 +36,7 @@ def main() -> None:
     sessions.is_open(datetime.now(UTC))  # start-up: loading pandas and the NYSE calendar
     print(f"start-up (NYSE calendar load, excluded below): {time.perf_counter() - start:.3f}s")
 
+    lines = []
     print(f"{'universe':>8}  {'first run':>10}  {'warm median':>11}  {'scan floor':>10}  {'ratio':>6}  status")
     for universe in args.universe:
         settings.BROKERS["default"]["OPTIONS"]["universe_size"] = universe
@@ -56,6 +58,19 @@ def main() -> None:
         print(
             f"{universe:>8}  {timings[0]:>9.3f}s  {warm:>10.3f}s  {floor:>9.3f}s  {warm / floor:>5.1f}x  {run.status}"
         )
+        lines.append(
+            {
+                "name": f"run_pipeline, SIM {universe} symbols, top 5 (first run in a process)",
+                "figure": timings[0],
+                "unit": "s",
+                "floor": floor,
+                "target": 0.25 if universe <= 500 else 2.0,
+                "better": "lower",
+                "warm": warm,
+            }
+        )
+    for line in lines:
+        print("BENCH " + json.dumps(line))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ that pass is not timed). The figures are checked against totals kept while gener
 """
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -184,6 +185,9 @@ def main() -> None:
         rss = "n/a" if r["rss_rise_mib"] is None else f"{r['rss_rise_mib']:.1f} MiB"
         heap = f"{r['heap_peak'] / MIB:.1f} MiB" if "heap_peak" in r else "-"
         print(f"{name:<26} {r['seconds']:>8.2f} {per_second} {rss:>10} {heap:>10}")
+    floors = _floors(connection, client, rows)
+    for line in _bench_lines(results, floors, rows):
+        print("BENCH " + json.dumps(line))
     report = outputs["report (one day)"]
     print()
     print(f"all time: {overall['trade_count']:,} closed trades, net {overall['net_pnl']} (checked), "
@@ -196,6 +200,71 @@ def main() -> None:
     else:
         connection.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _floors(connection, client, rows: int) -> dict:
+    """What the database does alone, measured now, beside which our figures are judged."""
+    import csv
+    import io
+    import statistics
+
+    floors = {}
+    with connection.cursor() as cursor:
+        start = time.perf_counter()
+        cursor.execute(
+            "SELECT COUNT(*), SUM(realized_pnl), SUM(CASE WHEN realized_pnl > 0 THEN realized_pnl END), "
+            "SUM(CASE WHEN realized_pnl < 0 THEN realized_pnl END), SUM(commission), MIN(realized_pnl), "
+            "MAX(realized_pnl), symbol FROM trading_trade WHERE status = 'closed' AND NOT dry_run GROUP BY symbol"
+        )
+        cursor.fetchall()
+        floors["aggregate"] = time.perf_counter() - start
+        # The database's own CSV export of the same rows: a raw cursor into the csv module.
+        sink = io.StringIO()
+        writer = csv.writer(sink)
+        start = time.perf_counter()
+        cursor.execute(
+            "SELECT id, symbol, side, quantity, entry_price, entry_time, exit_price, exit_time, exit_reason, "
+            "commission, realized_pnl, status FROM trading_trade ORDER BY id"
+        )
+        while batch := cursor.fetchmany(10_000):
+            writer.writerows(batch)
+            sink.seek(0)
+            sink.truncate()
+        floors["csv_rows_per_s"] = rows / (time.perf_counter() - start)
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    admin = Client()
+    admin.force_login(get_user_model().objects.create_superuser("bench-admin", "bench@example.com", None))
+    client = admin
+    timings = []
+    for _ in range(5):
+        start = time.perf_counter()
+        response = client.get("/admin/trading/trade/")
+        timings.append(time.perf_counter() - start)
+        assert response.status_code == 200
+    floors["admin_seconds"] = statistics.median(timings)
+    start = time.perf_counter()
+    client.get("/admin/")
+    floors["admin_index"] = time.perf_counter() - start
+    return floors
+
+
+def _bench_lines(results: dict, floors: dict, rows: int) -> list[dict]:
+    db = f"{rows:,} closed trades"
+    export_rate = rows / results["CSV export (all trades)"]["seconds"]
+    heap = results["CSV export (all trades)"].get("heap_peak")
+    return [
+        {"name": f"stats, all time ({db})", "figure": results["stats (all time)"]["seconds"], "unit": "s",
+         "floor": floors["aggregate"], "target": 1.0, "ratio_target": 3, "better": "lower"},
+        {"name": f"report, one day ({db})", "figure": results["report (one day)"]["seconds"], "unit": "s",
+         "floor": floors["aggregate"], "target": 1.0, "ratio_target": 3, "better": "lower"},
+        {"name": f"CSV export over the API ({db})", "figure": export_rate, "unit": "rows/s",
+         "floor": floors["csv_rows_per_s"], "target": 100_000, "ratio_target": 5, "better": "higher",
+         "peak_mib": round(heap / MIB, 1) if heap else None},
+        {"name": f"admin trade list ({db})", "figure": floors["admin_seconds"], "unit": "s",
+         "floor": floors["admin_index"], "target": 0.3, "better": "lower"},
+    ]  # fmt: skip
 
 
 if __name__ == "__main__":
