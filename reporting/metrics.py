@@ -15,6 +15,7 @@ Conventions, in one place:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
@@ -23,8 +24,8 @@ from django.conf import settings
 from django.db import NotSupportedError, connections
 from django.db.models import (
     BigIntegerField,
-    CharField,
     Count,
+    DateTimeField,
     F,
     Func,
     Max,
@@ -34,10 +35,14 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
     Window,
 )
+from django.db.models.expressions import RawSQL
+from django.db.models.sql.constants import MULTI
 
 from trading import sessions
+from trading.expressions import HoldingSeconds
 from trading.models import Position, Side, Trade
 from trading.money import to_cents, to_price
 
@@ -45,6 +50,7 @@ NEW_YORK = sessions.NEW_YORK
 UNITS_PER_MONEY = 10_000  # money is stored with 4 decimal places
 RATIO_QUANTUM = Decimal("0.0001")
 TRADING_DAYS_PER_YEAR = 252
+_CHUNK = 20_000  # rows per fetch when reading trades one by one
 
 
 class MoneyUnits(Func):
@@ -54,61 +60,26 @@ class MoneyUnits(Func):
     output_field = BigIntegerField()
 
 
-class HoldingSeconds(Func):
-    """`exit_time - entry_time` in whole seconds, as an integer the database can sum and sort."""
+class MoneyUnitsSum(Sum):
+    """The exact sum of a 4-place money column, as an integer number of 1/10,000ths."""
 
-    arity = 2
     output_field = BigIntegerField()
 
-    def __init__(self, exit_time="exit_time", entry_time="entry_time"):
-        super().__init__(F(exit_time), F(entry_time))
-
     def as_sqlite(self, compiler, connection, **extra_context):
-        # Django stores aware datetimes in SQLite as UTC text, which julianday() reads.
-        return self.as_sql(
-            compiler,
-            connection,
-            template="CAST(ROUND((julianday(%(expressions)s)) * 86400) AS INTEGER)",
-            arg_joiner=") - julianday(",
-            **extra_context,
-        )
+        # SQLite keeps decimals as floats: each value is rounded to whole units before adding,
+        # so the sum is exact however many there are.
+        copy = self.copy()
+        *values, condition = copy.get_source_expressions()
+        copy.set_source_expressions([MoneyUnits(value) for value in values] + [condition])
+        return super(MoneyUnitsSum, copy).as_sql(compiler, connection, **extra_context)
 
     def as_postgresql(self, compiler, connection, **extra_context):
-        return self.as_sql(
-            compiler,
-            connection,
-            template="CAST(ROUND(EXTRACT(EPOCH FROM (%(expressions)s))) AS BIGINT)",
-            arg_joiner=" - ",
-            **extra_context,
-        )
+        # NUMERIC adds exactly; scaling the one total is cheaper than scaling every row.
+        sql, params = super().as_sql(compiler, connection, **extra_context)
+        return f"CAST({sql} * {UNITS_PER_MONEY} AS BIGINT)", params
 
     def as_sql(self, compiler, connection, **extra_context):
-        if "template" not in extra_context:
-            raise NotSupportedError(f"holding time is computed on SQLite and PostgreSQL, not {connection.vendor}")
-        return super().as_sql(compiler, connection, **extra_context)
-
-
-class UTCHour(Func):
-    """The UTC hour of a timestamp as text 'YYYY-MM-DD HH', computed natively by the database."""
-
-    output_field = CharField()
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        # Django stores aware datetimes in SQLite as UTC text 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
-        return self.as_sql(compiler, connection, template="substr(%(expressions)s, 1, 13)", **extra_context)
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        return self.as_sql(
-            compiler,
-            connection,
-            template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')",
-            **extra_context,
-        )
-
-    def as_sql(self, compiler, connection, **extra_context):
-        if "template" not in extra_context:
-            raise NotSupportedError(f"UTC hours are computed on SQLite and PostgreSQL, not {connection.vendor}")
-        return super().as_sql(compiler, connection, **extra_context)
+        raise NotSupportedError(f"money sums are computed on SQLite and PostgreSQL, not {connection.vendor}")
 
 
 @dataclass(frozen=True)
@@ -187,25 +158,6 @@ EVEN = Q(realized_pnl=0)
 HELD = Q(entry_time__isnull=False)
 
 
-def _totals(qs: QuerySet[Trade]) -> dict:
-    pnl = MoneyUnits("realized_pnl")
-    return qs.aggregate(
-        trade_count=Count("id"),
-        wins=Count("id", filter=WIN),
-        losses=Count("id", filter=LOSS),
-        breakevens=Count("id", filter=EVEN),
-        gross_profit=Sum(pnl, filter=WIN),
-        gross_loss=Sum(pnl, filter=LOSS),
-        net=Sum(pnl),
-        largest_win=Max(pnl, filter=WIN),
-        largest_loss=Min(pnl, filter=LOSS),
-        commissions=Sum(MoneyUnits("commission")),
-        held_all=Count("id", filter=HELD),
-        held_winners=Count("id", filter=HELD & WIN),
-        held_losers=Count("id", filter=HELD & LOSS),
-    )
-
-
 # Which column of the holding-time histogram counts each group's trades.
 _HOLD_GROUPS = {"all": "n", "winners": "w", "losers": "l"}
 
@@ -218,18 +170,14 @@ def _held_at(rows: list[tuple], position: int, *, count_at: int, run_at: int) ->
     raise AssertionError(f"median position {position} not returned")  # a bug in the query, never bad data
 
 
-def holding_times(qs: QuerySet[Trade], *, counts: dict[str, int]) -> dict[str, dict[str, Decimal | None]]:
-    """Average and median holding time of all trades, winners and losers, from one sorted pass in SQL.
+def holding_times(qs: QuerySet[Trade]) -> dict[str, dict[str, Decimal | None]]:
+    """Average and median holding time of all trades, winners and losers, from one ordered pass in SQL.
 
     The trades are grouped by holding time (one row per distinct number of seconds, with counts per
-    group); window functions run the counts up in order and total the seconds, and only the rows
-    holding the middle positions come back: at most six rows, however many trades.
-    `counts` are the number of trades with an entry time in each group.
+    group; `trade_closed_held_idx` hands them over already in that order); window functions run the
+    counts up in order and total the counts and seconds, and only the rows holding the middle
+    positions come back: at most six rows, however many trades.
     """
-    result: dict[str, dict[str, Decimal | None]] = {g: {"average": None, "median": None} for g in _HOLD_GROUPS}
-    positions = {group: ((count - 1) // 2, count // 2) for group, count in counts.items() if count}
-    if not positions:
-        return result
     histogram = (
         qs.filter(HELD)
         .annotate(held=HoldingSeconds())
@@ -238,84 +186,123 @@ def holding_times(qs: QuerySet[Trade], *, counts: dict[str, int]) -> dict[str, d
         .values_list("held", "n", "w", "l")
     )
     inner, params = histogram.query.get_compiler(using=qs.db).as_sql()
-    # A histogram row holds positions [run - count, run - 1] of its group's sorted holding times.
-    wanted, wanted_params = [], []
-    for group, (low, high) in positions.items():
-        column = _HOLD_GROUPS[group]
-        for position in {low, high}:
-            wanted.append(f"(run_{column} > %s AND run_{column} - {column} <= %s)")
-            wanted_params += [position, position]
     columns = _HOLD_GROUPS.values()
-    runs = ", ".join(
+    windows = ", ".join(
         f"SUM({c}) OVER (ORDER BY held ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run_{c}, "
-        f"SUM(held * {c}) OVER () AS seconds_{c}"
+        f"CAST(SUM({c}) OVER () AS BIGINT) AS total_{c}, SUM(held * {c}) OVER () AS seconds_{c}"
         for c in columns
     )
-    picked = ", ".join(f"{c}, run_{c}, seconds_{c}" for c in columns)
-    sql = (
-        f"SELECT held, {picked} FROM (SELECT held, n, w, l, {runs} FROM ({inner}) histogram) runs"
-        f" WHERE {' OR '.join(wanted)}"
+    # A histogram row holds positions [run - count, run - 1] of its group's sorted holding times; the
+    # median is the mean of positions (total - 1) / 2 and total / 2 (integer division).
+    middle = " OR ".join(
+        f"(run_{c} > {position} AND run_{c} - {c} <= {position})"
+        for c in columns
+        for position in (f"(total_{c} - 1) / 2", f"total_{c} / 2")
     )
+    picked = ", ".join(f"{c}, run_{c}, total_{c}, seconds_{c}" for c in columns)
+    sql = f"SELECT held, {picked} FROM (SELECT held, n, w, l, {windows} FROM ({inner}) histogram) runs WHERE {middle}"
     with connections[qs.db].cursor() as cursor:
-        cursor.execute(sql, [*params, *wanted_params])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
+    result: dict[str, dict[str, Decimal | None]] = {}
     for index, group in enumerate(_HOLD_GROUPS):
-        if group not in positions:
+        count_at, run_at, total_at, seconds_at = (1 + 4 * index + offset for offset in range(4))
+        total = int(rows[0][total_at]) if rows else 0
+        if not total:
+            result[group] = {"average": None, "median": None}
             continue
-        count_at, run_at, seconds_at = 1 + 3 * index, 2 + 3 * index, 3 + 3 * index
-        low, high = (_held_at(rows, p, count_at=count_at, run_at=run_at) for p in positions[group])
-        result[group]["median"] = (Decimal(low) + Decimal(high)) / 2
-        result[group]["average"] = Decimal(rows[0][seconds_at]) / counts[group]
+        low, high = (_held_at(rows, p, count_at=count_at, run_at=run_at) for p in ((total - 1) // 2, total // 2))
+        result[group] = {"average": Decimal(rows[0][seconds_at]) / total, "median": (Decimal(low) + Decimal(high)) / 2}
     return result
 
 
 def max_drawdown_units(qs: QuerySet[Trade]) -> int:
     """The deepest fall of cumulative net P&L below its running peak (the curve starts at 0).
 
-    Trades are taken in exit order (id breaks ties). Two window passes in SQL: the cumulative sum,
-    then its running maximum; only the single answer comes back.
+    Trade by trade in exit order (id breaks ties): the deepest fall can lie inside one day, so no
+    daily summary gives it, and every trade is read once, in the order an index keeps them
+    (`trade_status_exit_idx`). Reading one integer per trade costs about what one aggregate over
+    the same rows does; window functions in SQL (a running sum, then a running maximum of it) cost
+    several times that on both databases. Rows come in chunks (a server-side cursor on PostgreSQL).
     """
-    curve = (
-        qs.annotate(t=F("exit_time"), k=F("id"), u=MoneyUnits("realized_pnl"))
-        .annotate(
-            cum=Window(Sum("u"), order_by=[F("exit_time").asc(), F("id").asc()]),
-        )
-        .values_list("t", "k", "cum")
-    )
+    rows = qs.order_by("exit_time", "id").values_list(MoneyUnits("realized_pnl"))
+    compiler = rows.query.get_compiler(using=rows.db)
+    chunked = not connections[rows.db].settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    cumulative = peak = deepest = 0
+    for chunk in compiler.execute_sql(MULTI, chunked_fetch=chunked, chunk_size=_CHUNK):
+        for (units,) in chunk:
+            cumulative += units
+            if cumulative > peak:
+                peak = cumulative
+            elif peak - cumulative > deepest:
+                deepest = peak - cumulative
+    return deepest
+
+
+# One row per New York date: its first instant and the next day's, in UTC, as the database
+# compares them. The day's sum is a range read off `trade_status_exit_idx`, no sorting or grouping.
+_DAYS = {
+    "sqlite": (
+        "json_each(%s) AS day",
+        "json_extract(day.value, '$[0]')",
+        "json_extract(day.value, '$[1]')",
+        "json_extract(day.value, '$[2]')",
+    ),
+    "postgresql": (
+        "unnest(%s::date[], %s::timestamptz[], %s::timestamptz[]) AS day(day, starts, ends)",
+        "day.day",
+        "day.starts",
+        "day.ends",
+    ),
+}
+
+
+def daily_pnl_units(*, period: Period) -> list[tuple[date, int]]:
+    """Net P&L per New York exit date of `period`, for each date that had closed trades, in date order.
+
+    The New York dates (and where each begins in UTC, daylight saving included) are worked out
+    here, from the first to the last exit; the database sums each date's range of exit times.
+    """
+    # Day by day, each subquery's only exit-time bounds are its day's, so each reads just that range.
+    qs = closed_trades(period=Period.all_time())
+    in_period = closed_trades(period=period).order_by("exit_time").values_list("exit_time", flat=True)
+    first_exit, last_exit = in_period.first(), in_period.last()
+    if first_exit is None:
+        return []
+    first, last = first_exit.astimezone(NEW_YORK).date(), last_exit.astimezone(NEW_YORK).date()
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    starts = [datetime.combine(day, time.min, tzinfo=NEW_YORK).astimezone(UTC) for day in days]
+    ends = starts[1:] + [datetime.combine(last + timedelta(days=1), time.min, tzinfo=NEW_YORK).astimezone(UTC)]
+
     connection = connections[qs.db]
-    inner, params = curve.query.get_compiler(using=qs.db).as_sql()
-    sql = (
-        "SELECT MAX(CASE WHEN peak > 0 THEN peak ELSE 0 END - cum) FROM ("
-        "  SELECT cum, MAX(cum) OVER (ORDER BY t, k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS peak"
-        f"  FROM ({inner}) curve"
-        ") peaks"
+    source, day_column, starts_column, ends_column = _DAYS[connection.vendor]
+    day_sum = (
+        qs.filter(
+            exit_time__gte=RawSQL(starts_column, (), output_field=DateTimeField()),
+            exit_time__lt=RawSQL(ends_column, (), output_field=DateTimeField()),
+        )
+        .annotate(one=Value(1))  # grouping by a constant: one sum over the rows, as a scalar subquery
+        .values("one")
+        .annotate(units=MoneyUnitsSum("realized_pnl"))
+        .values_list("units")
     )
+    inner, inner_params = day_sum.query.get_compiler(using=qs.db).as_sql()
+    if connection.vendor == "sqlite":
+        # Django keeps aware datetimes in SQLite as UTC text 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
+        text = [[day.isoformat(), s.strftime("%Y-%m-%d %H:%M:%S"), e.strftime("%Y-%m-%d %H:%M:%S")]
+                for day, s, e in zip(days, starts, ends, strict=True)]  # fmt: skip
+        source_params = [json.dumps(text)]
+    else:
+        source_params = [days, starts, ends]
+    sql = f"SELECT {day_column}, ({inner}) FROM {source}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        (drawdown,) = cursor.fetchone()
-    return max(int(drawdown or 0), 0)
+        cursor.execute(sql, [*inner_params, *source_params])
+        rows = cursor.fetchall()
+    return [(_date(day), int(units)) for day, units in rows if units is not None]
 
 
-def daily_pnl_units(qs: QuerySet[Trade]) -> list[tuple[date, int]]:
-    """Net P&L per New York exit date, summed in SQL: one row per day that had closed trades.
-
-    The database sums by UTC hour (plain SQL on both backends, where converting every row to New
-    York time would cost a function call per row on SQLite); New York midnight always falls on a
-    UTC hour, so each hour belongs to exactly one New York date, and the hours are folded into
-    days here (at most 24 per day).
-    """
-    rows = (
-        qs.annotate(hour=UTCHour("exit_time"))
-        .values("hour")
-        .annotate(units=Sum(MoneyUnits("realized_pnl")))
-        .values_list("hour", "units")
-    )
-    by_day: dict[date, int] = {}
-    for hour, units in rows:
-        moment = datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=UTC)
-        day = moment.astimezone(NEW_YORK).date()
-        by_day[day] = by_day.get(day, 0) + int(units)
-    return sorted(by_day.items())
+def _date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def sharpe_ratio(daily: list[tuple[date, int]], *, equity: Decimal) -> Decimal | None:
@@ -345,18 +332,44 @@ _COUNTS = ("trades", "wins", "losses", "breakevens", "net", "commissions")
 
 
 def _by_symbol_and_reason(qs: QuerySet[Trade]) -> list[dict]:
-    """Counts and sums per (symbol, exit reason) in one grouped pass; both tables are folded from it."""
-    pnl = MoneyUnits("realized_pnl")
-    return list(
-        qs.values("symbol", "exit_reason").annotate(
-            trades=Count("id"),
-            wins=Count("id", filter=WIN),
-            losses=Count("id", filter=LOSS),
-            breakevens=Count("id", filter=EVEN),
-            net=Sum(pnl),
-            commissions=Sum(MoneyUnits("commission")),
-        )
+    """Counts, sums and extremes per (symbol, exit reason) in one grouped pass.
+
+    Everything that is a plain aggregate comes from these few rows: the totals, the exit-reason
+    breakdown and the per-symbol table are all folded from them here.
+    """
+    rows = qs.values("symbol", "exit_reason").annotate(
+        trades=Count("*"),
+        wins=Count("id", filter=WIN),
+        losses=Count("id", filter=LOSS),
+        net=MoneyUnitsSum("realized_pnl"),
+        gross_profit=MoneyUnitsSum("realized_pnl", filter=WIN),
+        commissions=MoneyUnitsSum("commission"),
+        highest=Max("realized_pnl"),
+        lowest=Min("realized_pnl"),
     )
+    result = []
+    for row in rows:
+        row["breakevens"] = row["trades"] - row["wins"] - row["losses"]
+        result.append(row)
+    return result
+
+
+def _totals(rows: list[dict]) -> dict:
+    """The whole period's counts and sums, from the per-(symbol, exit reason) rows."""
+    totals = {
+        key: sum(row[key] or 0 for row in rows)
+        for key in ("trades", "wins", "losses", "breakevens", "net", "gross_profit", "commissions")
+    }
+    totals["gross_loss"] = totals["net"] - totals["gross_profit"]
+    highest = max((row["highest"] for row in rows), default=None)
+    lowest = min((row["lowest"] for row in rows), default=None)
+    totals["largest_win"] = _units(highest) if highest is not None and highest > 0 else None
+    totals["largest_loss"] = _units(lowest) if lowest is not None and lowest < 0 else None
+    return totals
+
+
+def _units(value: Decimal) -> int:
+    return int(value.scaleb(4))
 
 
 def _fold(rows: list[dict], field: str) -> dict[str, dict]:
@@ -445,18 +458,18 @@ def metrics_compute(*, period: Period, equity: Decimal | None = None) -> dict:
     """All metrics of `period` as one JSON-ready dict; money as strings of cents."""
     equity = Decimal(settings.TRADE_LABS_STARTING_EQUITY if equity is None else equity)
     qs = closed_trades(period=period)
-    t = _totals(qs)
-    count, wins, losses = t["trade_count"], t["wins"], t["losses"]
-    gross_profit = units_to_money(t["gross_profit"] or 0)
-    gross_loss = units_to_money(t["gross_loss"] or 0)
-    net = units_to_money(t["net"] or 0)
-    drawdown = units_to_money(max_drawdown_units(qs)) if count else Decimal(0)
-    sharpe = sharpe_ratio(daily_pnl_units(qs), equity=equity) if count else None
     breakdown = _by_symbol_and_reason(qs)
+    t = _totals(breakdown)
+    count, wins, losses = t["trades"], t["wins"], t["losses"]
+    gross_profit = units_to_money(t["gross_profit"])
+    gross_loss = units_to_money(t["gross_loss"])
+    net = units_to_money(t["net"])
+    drawdown = units_to_money(max_drawdown_units(qs)) if count else Decimal(0)
+    sharpe = sharpe_ratio(daily_pnl_units(period=period), equity=equity) if count else None
     open_rows = open_trade_rows(period=period)
     unrealized = [Decimal(r["unrealized_pnl"]) for r in open_rows if r["unrealized_pnl"] is not None]
 
-    held = holding_times(qs, counts={"all": t["held_all"], "winners": t["held_winners"], "losers": t["held_losers"]})
+    held = holding_times(qs)
 
     return {
         "period_start": period.start.isoformat() if period.start else None,
@@ -486,7 +499,7 @@ def metrics_compute(*, period: Period, equity: Decimal | None = None) -> dict:
         "sharpe_ratio": _ratio(sharpe),
         "exit_reasons": exit_reason_breakdown(breakdown),
         "per_symbol": symbol_table(breakdown),
-        "commissions": _cents(t["commissions"] or 0),
+        "commissions": _cents(t["commissions"]),
         "starting_equity": str(to_cents(equity)),
         "open_trades": len(open_rows),
         "unrealized_pnl": str(to_cents(sum(unrealized, Decimal(0)))),
@@ -509,7 +522,7 @@ def pnl_curve_by_day(*, period: Period) -> list[tuple[date, Decimal]]:
     """Cumulative net P&L at the end of each New York day with closed trades (small for years of history)."""
     running = 0
     curve = []
-    for day, units in daily_pnl_units(closed_trades(period=period)):
+    for day, units in daily_pnl_units(period=period):
         running += units
         curve.append((day, units_to_money(running)))
     return curve

@@ -7,9 +7,10 @@ Broker facts (what a broker says it holds) live with each backend; the SIM broke
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 
+from trading.expressions import HoldingSeconds
 from trading.money import MoneyField, PriceField
 
 
@@ -179,7 +180,21 @@ class Trade(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="trade_quantity_positive"),
         ]
         indexes = [
-            models.Index(fields=["status", "exit_time"], name="trade_status_exit_idx"),
+            # Reporting reads closed trades from these three alone, never the table (reporting.metrics):
+            # by exit time, in exit order (drawdown, daily P&L, a day's report), and grouped by symbol
+            # and exit reason. dry_run comes after the ordering columns: SQLite cannot seek on
+            # `NOT dry_run`, the condition Django writes for dry_run=False.
+            models.Index(fields=["status", "exit_time", "id", "dry_run", "realized_pnl"], name="trade_status_exit_idx"),
+            models.Index(
+                fields=["status", "symbol", "exit_reason", "dry_run", "realized_pnl", "commission", "entry_time",
+                        "exit_time"],
+                name="trade_closed_symbol_idx",
+            ),  # fmt: skip
+            # ... and by holding time, for its median and average without sorting every trade.
+            models.Index(
+                F("status"), HoldingSeconds(), F("dry_run"), F("realized_pnl"), F("entry_time"), F("exit_time"),
+                name="trade_closed_held_idx",
+            ),
             models.Index(fields=["exit_time"], name="trade_exit_time_idx"),
             models.Index(fields=["symbol", "status"], name="trade_symbol_status_idx"),
             # The admin and API list newest first: without this, every page sorts the whole table.
