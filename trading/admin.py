@@ -2,7 +2,10 @@
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.db import connections
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from trading.brokers import brokers
@@ -21,6 +24,47 @@ class BackendFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(backend=self.value()) if self.value() else queryset
+
+
+class EstimatedCountPaginator(Paginator):
+    """Pages over a table of millions without counting it: a changelist with no filter takes the
+    row count from the database's statistics (PostgreSQL's planner estimate, SQLite's last ANALYZE)
+    once that says the table is large; a filtered list, or a small table, is counted exactly.
+    An estimate can be off by what changed since the statistics were taken: a page number, not a
+    figure anyone reports."""
+
+    LARGE = 100_000
+
+    @cached_property
+    def count(self) -> int:
+        query = getattr(self.object_list, "query", None)
+        if query is not None and not query.where:
+            estimate = _estimated_rows(self.object_list)
+            if estimate is not None and estimate >= self.LARGE:
+                return estimate
+        return super().count
+
+
+def _estimated_rows(queryset) -> int | None:
+    """The database's own idea of how many rows the model's table holds; None when it has none."""
+    connection = connections[queryset.db]
+    table = queryset.model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [table])
+        elif connection.vendor == "sqlite":
+            # Each sqlite_stat1 row of the table starts with its row count at the last ANALYZE.
+            cursor.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")
+            if cursor.fetchone() is None:
+                return None
+            cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = %s LIMIT 1", [table])
+        else:
+            return None
+        row = cursor.fetchone()
+    if row is None or row[0] is None:
+        return None
+    estimate = int(float(str(row[0]).split()[0]))
+    return estimate if estimate >= 0 else None
 
 
 class ReadOnlyAdminMixin:
@@ -169,8 +213,10 @@ class TradeAdmin(admin.ModelAdmin):
     # at a million trades); the exit-date filter gives today / 7 days / month / year instead.
     list_filter = ["status", "exit_reason", "review_status", BackendFilter, "dry_run", "exit_time"]
     search_fields = ["symbol", "notes", "tags"]
-    list_select_related = ["run"]
+    # No column shows the run: joining it would only cost.
+    list_select_related = False
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     inlines = [OrderTradeInline]
     fieldsets = [
         ("Review", {"fields": ["review_status", "tags", "notes"]}),

@@ -117,3 +117,21 @@ def test_bulk_mark_reviewed_goes_through_the_review_service(staff_client, book):
         trade.refresh_from_db()
         assert trade.review_status == "reviewed"
         assert "review status" in LogEntry.objects.get(object_id=str(trade.pk)).get_change_message().lower()
+
+
+def test_trade_list_pages_a_large_table_by_its_statistics_not_a_count(staff_client, monkeypatch):
+    from django.db import connection
+
+    from tests.factories import TradeFactory
+    from trading.admin import EstimatedCountPaginator
+
+    TradeFactory.create_batch(3, status=Trade.Status.CLOSED)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE trading_trade")
+    monkeypatch.setattr(EstimatedCountPaginator, "LARGE", 2)  # three rows count as "large" here
+    TradeFactory.create_batch(2, status=Trade.Status.CLOSED)
+    unfiltered = staff_client.get(_changelist(Trade))
+    assert unfiltered.context["cl"].result_count == 3, "the statistics' figure: no COUNT over the table"
+    assert len(unfiltered.context["cl"].result_list) == 5
+    filtered = staff_client.get(_changelist(Trade) + "?status__exact=closed")
+    assert filtered.context["cl"].result_count == 5, "a filtered list is counted exactly"
