@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import operator
 from collections.abc import Callable, Iterable, Iterator
@@ -12,7 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import connections, models
+from django.db import models
 from django.db.models import F, Func, QuerySet
 from django.db.models.sql.constants import MULTI
 
@@ -239,10 +240,7 @@ def queryset_csv(queryset: QuerySet, columns: list[Column], *, rows_per_chunk: i
         lookups.append(_joined(run))
         writers.append(None)
 
-    values = queryset.values_list(*lookups)
-    compiler = values.query.get_compiler(using=values.db)
-    chunked = not connections[values.db].settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
-    chunks = compiler.execute_sql(MULTI, chunked_fetch=chunked, chunk_size=CHUNK_SIZE)
+    chunks = row_chunks(queryset.values_list(*lookups))
     # str() hands a string back as it is: the columns already rendered in SQL go through untouched.
     writes = [write or str for write in writers]
 
@@ -259,6 +257,37 @@ def queryset_csv(queryset: QuerySet, columns: list[Column], *, rows_per_chunk: i
     if lines:
         lines.append("")
         yield "\r\n".join(lines)
+
+
+def row_chunks(values: QuerySet, *, size: int = CHUNK_SIZE) -> Iterator[list[tuple]]:
+    """A values_list queryset's rows as the database driver hands them over (no converters), in lists
+    of up to `size`: memory stays flat however many rows there are.
+
+    PostgreSQL streams the result (libpq's chunked mode): the server goes on producing rows while
+    Python works on the ones it has, with no cursor round trip per chunk, and it needs no server-side
+    cursor (fine behind a transaction-pooling proxy). An abandoned stream cancels the query.
+    Elsewhere, Django's chunked fetch.
+    """
+    compiler = values.query.get_compiler(using=values.db)
+    connection = compiler.connection
+    if connection.vendor == "postgresql" and _libpq_streams_chunks():
+        sql, params = compiler.as_sql()
+        with connection.cursor() as cursor:
+            rows = cursor.cursor.stream(sql, params, size=size)
+            try:
+                while chunk := list(itertools.islice(rows, size)):
+                    yield chunk
+            finally:
+                rows.close()
+        return
+    chunked = not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    yield from compiler.execute_sql(MULTI, chunked_fetch=chunked, chunk_size=size)
+
+
+def _libpq_streams_chunks() -> bool:
+    import psycopg
+
+    return psycopg.pq.version() >= 170000  # chunked rows mode came with libpq 17
 
 
 def _joined(expressions: list) -> Func:

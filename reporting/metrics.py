@@ -39,18 +39,18 @@ from django.db.models import (
     Window,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.sql.constants import MULTI
 
 from trading import sessions
 from trading.expressions import HoldingSeconds
 from trading.models import Position, Side, Trade
 from trading.money import to_cents, to_price
 
+from .exports import row_chunks
+
 NEW_YORK = sessions.NEW_YORK
 UNITS_PER_MONEY = 10_000  # money is stored with 4 decimal places
 RATIO_QUANTUM = Decimal("0.0001")
 TRADING_DAYS_PER_YEAR = 252
-_CHUNK = 20_000  # rows per fetch when reading trades one by one
 
 
 class MoneyUnits(Func):
@@ -223,13 +223,10 @@ def max_drawdown_units(qs: QuerySet[Trade]) -> int:
     daily summary gives it, and every trade is read once, in the order an index keeps them
     (`trade_status_exit_idx`). Reading one integer per trade costs about what one aggregate over
     the same rows does; window functions in SQL (a running sum, then a running maximum of it) cost
-    several times that on both databases. Rows come in chunks (a server-side cursor on PostgreSQL).
+    several times that on both databases. Rows come in chunks (streamed on PostgreSQL, `row_chunks`).
     """
-    rows = qs.order_by("exit_time", "id").values_list(MoneyUnits("realized_pnl"))
-    compiler = rows.query.get_compiler(using=rows.db)
-    chunked = not connections[rows.db].settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
     cumulative = peak = deepest = 0
-    for chunk in compiler.execute_sql(MULTI, chunked_fetch=chunked, chunk_size=_CHUNK):
+    for chunk in row_chunks(qs.order_by("exit_time", "id").values_list(MoneyUnits("realized_pnl"))):
         for (units,) in chunk:
             cumulative += units
             if cumulative > peak:
