@@ -201,6 +201,17 @@ def _kind(field: models.Field) -> str | None:
     }.get(kind)
 
 
+def _known_choices_first(field: models.Field, template: str) -> str:
+    """The quoting check only for a value that is not one of the field's choices (which need none)."""
+    if field.is_relation:
+        field = field.target_field
+    plain = [str(value) for value, _ in field.flatchoices if not set(str(value)) & set(",\"\r\n'%")]
+    if not plain:
+        return template
+    known = ", ".join(f"'{value}'" for value in plain)
+    return f"CASE WHEN %(expressions)s IN ({known}) THEN %(expressions)s ELSE {template} END"
+
+
 def queryset_csv(queryset: QuerySet, columns: list[Column], *, rows_per_chunk: int = 2_000) -> Iterator[str]:
     """The CSV of `columns` over `queryset`, in chunks of lines: memory stays flat however many rows.
 
@@ -235,6 +246,8 @@ def queryset_csv(queryset: QuerySet, columns: list[Column], *, rows_per_chunk: i
                 writers.append(_free_text if kind == "text" else _converted(plain_compiler, expression, column.format))
             continue
         template = templates[kind].replace("{places}", str(getattr(expression.output_field, "decimal_places", 0)))
+        if kind == "choice":
+            template = _known_choices_first(expression.output_field, template)
         run.append(Func(F(column.lookup), template=template, output_field=models.TextField()))
     if run:
         lookups.append(_joined(run))
