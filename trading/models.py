@@ -186,13 +186,26 @@ class Trade(models.Model):
             # `NOT dry_run`, the condition Django writes for dry_run=False.
             models.Index(fields=["status", "exit_time", "id", "dry_run", "realized_pnl"], name="trade_status_exit_idx"),
             models.Index(
-                fields=["status", "symbol", "exit_reason", "dry_run", "realized_pnl", "commission", "entry_time",
-                        "exit_time"],
+                fields=[
+                    "status",
+                    "symbol",
+                    "exit_reason",
+                    "dry_run",
+                    "realized_pnl",
+                    "commission",
+                    "entry_time",
+                    "exit_time",
+                ],
                 name="trade_closed_symbol_idx",
             ),  # fmt: skip
             # ... and by holding time, for its median and average without sorting every trade.
             models.Index(
-                F("status"), HoldingSeconds(), F("dry_run"), F("realized_pnl"), F("entry_time"), F("exit_time"),
+                F("status"),
+                HoldingSeconds(),
+                F("dry_run"),
+                F("realized_pnl"),
+                F("entry_time"),
+                F("exit_time"),
                 name="trade_closed_held_idx",
             ),
             models.Index(fields=["exit_time"], name="trade_exit_time_idx"),
