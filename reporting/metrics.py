@@ -16,9 +16,13 @@ Conventions, in one place:
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from typing import Any
 
 from django.conf import settings
 from django.db import NotSupportedError, connections
@@ -51,6 +55,8 @@ NEW_YORK = sessions.NEW_YORK
 UNITS_PER_MONEY = 10_000  # money is stored with 4 decimal places
 RATIO_QUANTUM = Decimal("0.0001")
 TRADING_DAYS_PER_YEAR = 252
+MAX_QUERY_WORKERS = 4  # connections one statistic may hold at once
+OVERLAP_AFTER_DAYS = 92  # periods longer than a quarter run their passes side by side (SQLite)
 
 
 class MoneyUnits(Func):
@@ -258,15 +264,20 @@ def daily_pnl_units(*, period: Period) -> list[tuple[date, int]]:
     """Net P&L per New York exit date of `period`, for each date that had closed trades, in date order.
 
     The New York dates (and where each begins in UTC, daylight saving included) are worked out
-    here, from the first to the last exit; the database sums each date's range of exit times.
+    here, over the period's dates (an open-ended side: up to its first or last exit); the database
+    sums each date's range of exit times.
     """
     # Day by day, each subquery's only exit-time bounds are its day's, so each reads just that range.
     qs = closed_trades(period=Period.all_time())
-    in_period = closed_trades(period=period).order_by("exit_time").values_list("exit_time", flat=True)
-    first_exit, last_exit = in_period.first(), in_period.last()
-    if first_exit is None:
-        return []
-    first, last = first_exit.astimezone(NEW_YORK).date(), last_exit.astimezone(NEW_YORK).date()
+    first, last = period.start, period.end
+    if first is None or last is None:
+        # An open-ended period runs from its first to its last exit (two index reads).
+        in_period = closed_trades(period=period).order_by("exit_time").values_list("exit_time", flat=True)
+        first_exit, last_exit = in_period.first(), in_period.last()
+        if first_exit is None:
+            return []
+        first = first or first_exit.astimezone(NEW_YORK).date()
+        last = last or last_exit.astimezone(NEW_YORK).date()
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     starts = [datetime.combine(day, time.min, tzinfo=NEW_YORK).astimezone(UTC) for day in days]
     ends = starts[1:] + [datetime.combine(last + timedelta(days=1), time.min, tzinfo=NEW_YORK).astimezone(UTC)]
@@ -328,26 +339,39 @@ def sharpe_ratio(daily: list[tuple[date, int]], *, equity: Decimal) -> Decimal |
 _COUNTS = ("trades", "wins", "losses", "breakevens", "net", "commissions")
 
 
+_GROUP_COLUMNS = ("symbol", "exit_reason", "trades", "wins", "losses", "net", "gross_profit", "commissions")
+
+
 def _by_symbol_and_reason(qs: QuerySet[Trade]) -> list[dict]:
     """Counts, sums and extremes per (symbol, exit reason) in one grouped pass.
 
     Everything that is a plain aggregate comes from these few rows: the totals, the exit-reason
-    breakdown and the per-symbol table are all folded from them here.
+    breakdown and the per-symbol table are all folded from them here. The rows are read as the
+    driver hands them over (`row_chunks`): every figure but the extremes is an integer already, and
+    only the one highest and one lowest P&L of the period are made Decimals (`_totals`), not every
+    group's.
     """
-    rows = qs.values("symbol", "exit_reason").annotate(
-        trades=Count("*"),
-        wins=Count("id", filter=WIN),
-        losses=Count("id", filter=LOSS),
-        net=MoneyUnitsSum("realized_pnl"),
-        gross_profit=MoneyUnitsSum("realized_pnl", filter=WIN),
-        commissions=MoneyUnitsSum("commission"),
-        highest=Max("realized_pnl"),
-        lowest=Min("realized_pnl"),
+    grouped = (
+        qs.values("symbol", "exit_reason")
+        .annotate(
+            trades=Count("*"),
+            wins=Count("id", filter=WIN),
+            losses=Count("id", filter=LOSS),
+            net=MoneyUnitsSum("realized_pnl"),
+            gross_profit=MoneyUnitsSum("realized_pnl", filter=WIN),
+            commissions=MoneyUnitsSum("commission"),
+            highest=Max("realized_pnl"),
+            lowest=Min("realized_pnl"),
+        )
+        .values_list(*_GROUP_COLUMNS, "highest", "lowest")
     )
     result = []
-    for row in rows:
-        row["breakevens"] = row["trades"] - row["wins"] - row["losses"]
-        result.append(row)
+    for chunk in row_chunks(grouped):
+        for *values, highest, lowest in chunk:
+            row = dict(zip(_GROUP_COLUMNS, values, strict=True))
+            row["breakevens"] = row["trades"] - row["wins"] - row["losses"]
+            row["highest"], row["lowest"] = highest, lowest
+            result.append(row)
     return result
 
 
@@ -365,8 +389,10 @@ def _totals(rows: list[dict]) -> dict:
     return totals
 
 
-def _units(value: Decimal) -> int:
-    return int(value.scaleb(4))
+def _units(value: Decimal | float | int) -> int:
+    """A stored P&L as it came from the driver (Decimal; SQLite: a float or an int) in 1/10,000ths."""
+    exact = value if isinstance(value, Decimal) else Decimal(repr(value))
+    return int(exact.scaleb(4).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 def _fold(rows: list[dict], field: str) -> dict[str, dict]:
@@ -451,22 +477,64 @@ def open_trade_rows(*, period: Period) -> list[dict]:
     return result
 
 
+def concurrently(*calls: Callable[[], Any], using: str) -> list[Any]:
+    """The results of `calls`, independent read-only queries, each run on its own connection at once.
+
+    Inside a transaction they run one after another on its connection instead: another connection
+    would not see what the transaction has written.
+    """
+    workers = min(len(calls), os.cpu_count() or 1, MAX_QUERY_WORKERS)
+    if workers < 2 or connections[using].in_atomic_block:
+        return [call() for call in calls]
+
+    def on_own_connection(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        finally:
+            connections[using].close()  # this thread's connection: the thread ends with the call
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="metrics") as pool:
+        return list(pool.map(on_own_connection, calls))
+
+
+def _overlap_pays(period: Period, *, using: str) -> bool:
+    """Whether the passes over `period` are long enough to be worth running side by side.
+
+    SQLite answers each query on one core, and the passes over a long period are spent inside it
+    (the GIL released), so they overlap well: at a million trades, 1.5 s one after another, 0.95 s
+    side by side on two cores. PostgreSQL already spreads each large query over parallel workers,
+    so overlapping them only makes them compete. A short period is a few queries of milliseconds,
+    where opening connections would cost more than it saves.
+    """
+    if connections[using].vendor != "sqlite":
+        return False
+    return period.start is None or period.end is None or (period.end - period.start).days > OVERLAP_AFTER_DAYS
+
+
 def metrics_compute(*, period: Period, equity: Decimal | None = None) -> dict:
     """All metrics of `period` as one JSON-ready dict; money as strings of cents."""
     equity = Decimal(settings.TRADE_LABS_STARTING_EQUITY if equity is None else equity)
     qs = closed_trades(period=period)
-    breakdown = _by_symbol_and_reason(qs)
+    # Four independent passes over the period's trades, longest first.
+    passes = (
+        lambda: _by_symbol_and_reason(qs),
+        lambda: max_drawdown_units(qs),
+        lambda: holding_times(qs),
+        lambda: daily_pnl_units(period=period),
+    )
+    if _overlap_pays(period, using=qs.db):
+        breakdown, drawdown_units, held, daily = concurrently(*passes, using=qs.db)
+    else:
+        breakdown, drawdown_units, held, daily = (run() for run in passes)
     t = _totals(breakdown)
     count, wins, losses = t["trades"], t["wins"], t["losses"]
     gross_profit = units_to_money(t["gross_profit"])
     gross_loss = units_to_money(t["gross_loss"])
     net = units_to_money(t["net"])
-    drawdown = units_to_money(max_drawdown_units(qs)) if count else Decimal(0)
-    sharpe = sharpe_ratio(daily_pnl_units(period=period), equity=equity) if count else None
+    drawdown = units_to_money(drawdown_units)
+    sharpe = sharpe_ratio(daily, equity=equity)
     open_rows = open_trade_rows(period=period)
     unrealized = [Decimal(r["unrealized_pnl"]) for r in open_rows if r["unrealized_pnl"] is not None]
-
-    held = holding_times(qs)
 
     return {
         "period_start": period.start.isoformat() if period.start else None,
