@@ -325,19 +325,22 @@ def _set_candidate(candidate: Candidate, status: str, reason: str = "") -> None:
     candidate.save(update_fields=["status", "reason"])
 
 
+def _note_candidates(notes: list[tuple[Candidate, str]]) -> None:
+    """Why each accepted candidate was not executed, in one statement: a scan returns dozens."""
+    for candidate, reason in notes:
+        candidate.reason = reason[:300]
+    Candidate.objects.bulk_update([candidate for candidate, _ in notes], ["reason"])
+
+
 def _execute(run, broker, candidates, *, risk: RiskConfig, dry_run: bool, moment) -> list[str]:
     scored = sorted(
         (c for c in candidates if c.status == Candidate.Status.ACCEPTED),
         key=lambda c: (-c.score, c.scanner_rank, c.symbol),
     )
     eligible = [c for c in scored if c.score >= risk.min_score]
-    for candidate in scored:
-        if candidate.score < risk.min_score:
-            _set_candidate(
-                candidate, Candidate.Status.ACCEPTED, f"score {candidate.score} below minimum {risk.min_score}"
-            )
-    for candidate in eligible[risk.top_n :]:
-        _set_candidate(candidate, Candidate.Status.ACCEPTED, f"not in the top {risk.top_n}")
+    passed_over = [(c, f"score {c.score} below minimum {risk.min_score}") for c in scored if c.score < risk.min_score]
+    passed_over += [(c, f"not in the top {risk.top_n}") for c in eligible[risk.top_n :]]
+    _note_candidates(passed_over)
     book = RiskBook(config=risk, dry_run=dry_run, now=moment)
     failures = []
     for candidate in eligible[: risk.top_n]:
