@@ -84,11 +84,24 @@ class DayPath:
 _OPENING_AUCTION_SHARE = 0.03
 
 
+@lru_cache(maxsize=8)
+def _session_fraction(minutes: int) -> np.ndarray:
+    """0 at the open to 1 at the close, one point per minute (read-only: shared by every path)."""
+    fraction = np.linspace(0.0, 1.0, minutes + 1)
+    fraction.flags.writeable = False
+    return fraction
+
+
+@lru_cache(maxsize=8)
 def _cumulative_volume_curve(minutes: int) -> np.ndarray:
-    x = np.linspace(0.0, 1.0, minutes + 1)
+    """The same for every symbol and session of that length: worked out once, not per path
+    (a first scan of 500 symbols builds 500 paths)."""
+    x = _session_fraction(minutes)
     # Integral of a U-shaped intensity 1 + 3*(2x-1)^2, normalised to end at 1.
     integral = x + ((2 * x - 1) ** 3 + 1) / 2
-    return _OPENING_AUCTION_SHARE + (1 - _OPENING_AUCTION_SHARE) * integral / integral[-1]
+    curve = _OPENING_AUCTION_SHARE + (1 - _OPENING_AUCTION_SHARE) * integral / integral[-1]
+    curve.flags.writeable = False
+    return curve
 
 
 class PathMarket:
@@ -186,7 +199,7 @@ class SyntheticMarket(PathMarket):
         log_close = math.log(close)
         steps = rng.normal(0.0, profile.daily_vol / math.sqrt(minutes), minutes)
         walk = np.concatenate(([0.0], np.cumsum(steps)))
-        frac = np.linspace(0.0, 1.0, minutes + 1)
+        frac = _session_fraction(minutes)
         bridge = walk - frac * walk[-1]
         mid = np.exp(log_open + frac * (log_close - log_open) + bridge)
         spread = profile.spread_bps * np.exp(rng.normal(0.0, 0.25, minutes + 1))
