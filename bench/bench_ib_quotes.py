@@ -12,6 +12,7 @@ requests above 45 cost at least (N - 45) / 45 extra seconds.
 
 import argparse
 import json
+import math
 import sys
 import time
 from datetime import UTC, datetime
@@ -50,11 +51,17 @@ def main() -> None:
             start = time.perf_counter()
             warm = broker.quotes(symbols, at=now)
             warm_seconds = time.perf_counter() - start
+            client = broker._ib.client
+            per_window, window = client.MaxRequests, client.RequestsInterval
+    # What no backend on this client library can beat: requests past the first `per_window` wait
+    # for the next pacing window, then one round trip.
+    pacing_floor = math.ceil(args.symbols / per_window - 1) * window + floor
     complete = sum(1 for q in warm.values() if q.bid and q.ask and q.last)
     assert len(cold) == len(warm) == args.symbols
     print(
         f"{args.symbols} quotes at {args.latency * 1000:.0f} ms latency: cold {cold_seconds:.3f} s (qualify + quote), "
-        f"warm {warm_seconds:.3f} s (quote only), one quote {floor:.3f} s; {complete} complete"
+        f"warm {warm_seconds:.3f} s (quote only), one quote {floor:.3f} s, pacing floor {pacing_floor:.3f} s; "
+        f"{complete} complete"
     )
     print(
         "BENCH "
@@ -63,7 +70,8 @@ def main() -> None:
                 "name": f"IB quotes, {args.symbols} symbols, {args.latency * 1000:.0f} ms latency (warm)",
                 "figure": round(warm_seconds, 3),
                 "unit": "s",
-                "floor": round(floor, 3),
+                "floor": round(pacing_floor, 3),
+                "floor_what": f"the client's pacing ({per_window} requests per {window:g} s) plus one round trip",
                 "target": 0.3,
                 "better": "lower",
                 "cold": round(cold_seconds, 3),

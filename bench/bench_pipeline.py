@@ -4,8 +4,9 @@
 
 For each universe size: the first run in a fresh process (paths for the session are
 generated: the cost a scheduled job pays), then warm runs at other minutes of the same
-session. The floor is the same run's scan alone, so the ratio shows what scoring,
-recording and execution add on top of reading the market.
+session. The first run's floor is the SIM market's first scan of a session (building every
+symbol's minute path, measured on the session before); the later runs' floor is the scan alone,
+so the ratio shows what scoring, recording and execution add on top of reading the market.
 """
 
 import argparse
@@ -37,7 +38,9 @@ def main() -> None:
     print(f"start-up (NYSE calendar load, excluded below): {time.perf_counter() - start:.3f}s")
 
     lines = []
-    print(f"{'universe':>8}  {'first run':>10}  {'warm median':>11}  {'scan floor':>10}  {'ratio':>6}  status")
+    print(
+        f"{'universe':>8}  {'first run':>10}  {'cold scan':>10}  {'warm median':>11}  {'scan floor':>10}  {'ratio':>6}  status"
+    )
     for universe in args.universe:
         settings.BROKERS["default"]["OPTIONS"]["universe_size"] = universe
         brokers.reset()
@@ -50,23 +53,43 @@ def main() -> None:
             if run.status == PipelineRun.Status.FAILED:
                 print(f"run failed: {run.error}", file=sys.stderr)
                 sys.exit(1)
+        # The first run's floor: the SIM market building a session's minute paths for every
+        # symbol of the universe (the previous session, measured after the runs so that nothing they do is warmed by it).
+        with brokers.create("default") as broker:
+            start = time.perf_counter()
+            broker.scan(at=base - timedelta(days=1), scan_code="TOP_PERC_GAIN", above_price=5,
+                        above_volume=100_000, max_results=50)  # fmt: skip
+            cold_scan = time.perf_counter() - start
         with brokers.create("default") as broker:
             start = time.perf_counter()
             broker.scan(at=base, scan_code="TOP_PERC_GAIN", above_price=5, above_volume=100_000, max_results=50)
             floor = time.perf_counter() - start
         warm = statistics.median(timings[1:])
         print(
-            f"{universe:>8}  {timings[0]:>9.3f}s  {warm:>10.3f}s  {floor:>9.3f}s  {warm / floor:>5.1f}x  {run.status}"
+            f"{universe:>8}  {timings[0]:>9.3f}s  {cold_scan:>9.3f}s  {warm:>10.3f}s  {floor:>9.3f}s  "
+            f"{warm / floor:>5.1f}x  {run.status}"
         )
         lines.append(
             {
                 "name": f"run_pipeline, SIM {universe} symbols, top 5 (first run in a process)",
                 "figure": timings[0],
                 "unit": "s",
-                "floor": floor,
+                "floor": cold_scan,
+                "floor_what": "the SIM market's first scan of a session (building every symbol's minute path)",
                 "target": 0.25 if universe <= 500 else 2.0,
                 "better": "lower",
                 "warm": warm,
+            }
+        )
+        lines.append(
+            {
+                "name": f"run_pipeline, SIM {universe} symbols, top 5 (later runs of the session)",
+                "figure": warm,
+                "unit": "s",
+                "floor": floor,
+                "floor_what": "the same run's scan alone",
+                "target": 0.25 if universe <= 500 else 2.0,
+                "better": "lower",
             }
         )
     for line in lines:

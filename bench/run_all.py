@@ -49,7 +49,17 @@ def _verdict(line: dict) -> str:
     ratio, ratio_target = _ratio(line), line.get("ratio_target")
     if ratio_target and ratio is not None and ratio > ratio_target:
         return "NOT met (ratio)" if met else "NOT met"
+    if not met and _floor_misses_target(line):
+        return "NOT met: the floor itself misses it"
     return "met" if met else "NOT met"
+
+
+def _floor_misses_target(line: dict) -> bool:
+    """The floor measured beside the figure is already on the wrong side of the target."""
+    floor, target = line.get("floor"), line.get("target")
+    if floor is None or target is None:
+        return False
+    return floor > target if line.get("better") == "lower" else floor < target
 
 
 def _cell(value, unit: str) -> str:
