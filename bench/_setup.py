@@ -9,9 +9,6 @@ import atexit
 import os
 import sys
 import tempfile
-import time
-import tracemalloc
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,20 +53,3 @@ def _throwaway_postgres(url: str, name: str) -> str:
     atexit.register(drop)
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{database}"))
-
-
-@contextmanager
-def timed(results: dict, key: str):
-    start = time.perf_counter()
-    yield
-    results[key] = time.perf_counter() - start
-
-
-@contextmanager
-def peak_memory(results: dict, key: str):
-    tracemalloc.start()
-    try:
-        yield
-    finally:
-        results[key] = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()

@@ -54,7 +54,8 @@ def main() -> None:
                 print(f"run failed: {run.error}", file=sys.stderr)
                 sys.exit(1)
         # The first run's floor: the SIM market building a session's minute paths for every
-        # symbol of the universe (the previous session, measured after the runs so that nothing they do is warmed by it).
+        # symbol of the universe (for the previous session, measured after the runs so that it
+        # warms nothing they do).
         with brokers.create("default") as broker:
             start = time.perf_counter()
             broker.scan(at=base - timedelta(days=1), scan_code="TOP_PERC_GAIN", above_price=5,

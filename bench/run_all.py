@@ -42,7 +42,7 @@ def _ratio(line: dict) -> float | None:
 def _verdict(line: dict) -> str:
     figure, target = line.get("figure"), line.get("target")
     if figure is None:
-        return line.get("note", "?")
+        return "?"
     if target is None:
         return "(info)"
     met = figure <= target if line.get("better") == "lower" else figure >= target
