@@ -103,7 +103,9 @@ def run_start(*, backend: str, armed: bool, trigger: str, parameters: dict, slot
                 dead = _process_is_gone(running.parameters.get("worker", {}))
                 expired = running.lease_expires_at is not None and running.lease_expires_at < now
                 if not (dead or expired):
-                    raise AlreadyRunning(
+                    # Under READ COMMITTED the slot check above may have run before this
+                    # holder committed; now that we waited on its row, name the slot if it holds it.
+                    raise (slot and _slot_taken(slot)) or AlreadyRunning(
                         f"already running: run {running.short_id} on {backend} started "
                         f"{timezone.localtime(running.started_at):%Y-%m-%d %H:%M:%S %Z}; try again when it finishes"
                     )
