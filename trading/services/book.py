@@ -28,8 +28,12 @@ def order_ref_for(*, run: PipelineRun, symbol: str, leg: str) -> str:
     return f"TL-{run.run_id.hex[:16]}-{symbol}-{leg}"
 
 
+def _new_event(order: Order, status: str, message: str = "") -> OrderEvent:
+    return OrderEvent(order=order, status=status, message=message[:300])
+
+
 def _event(order: Order, status: str, message: str = "") -> None:
-    OrderEvent.objects.create(order=order, status=status, message=message[:300])
+    _new_event(order, status, message).save(force_insert=True)
 
 
 @transaction.atomic
@@ -50,9 +54,9 @@ def trade_record_intent(
         target_price=bracket.target.limit_price,
         status=Trade.Status.PENDING,
     )
-    parent = None
-    for request in bracket.legs:
-        order = Order.objects.create(
+
+    def intent(request, parent=None) -> Order:
+        return Order(
             run=run,
             trade=trade,
             parent=parent,
@@ -67,8 +71,15 @@ def trade_record_intent(
             limit_price=request.limit_price,
             stop_price=request.stop_price,
         )
-        _event(order, Order.Status.INTENT, "intent recorded before sending")
-        parent = parent or order
+
+    entry_order = intent(entry)
+    entry_order.save(force_insert=True)
+    # The children need the entry's id; both come back with theirs (RETURNING on SQLite and PostgreSQL).
+    children = Order.objects.bulk_create([intent(bracket.stop, entry_order), intent(bracket.target, entry_order)])
+    OrderEvent.objects.bulk_create(
+        OrderEvent(order=order, status=Order.Status.INTENT, message="intent recorded before sending")
+        for order in [entry_order, *children]
+    )
     return trade
 
 
@@ -83,14 +94,32 @@ def _status_rank(status: str) -> int:
     return order.index(status) if status in order else 10
 
 
-@transaction.atomic
 def order_apply_state(*, state: OrderState) -> Order | None:
     """Record what the broker says about one of our orders (by ref). Unknown refs are ignored here;
     reconciliation reports them."""
-    order = Order.objects.select_for_update().filter(client_order_ref=state.order_ref).first()
-    if order is None:
-        return None
+    return order_apply_states(states=[state]).get(state.order_ref)
+
+
+@transaction.atomic
+def order_apply_states(*, states: list[OrderState]) -> dict[str, Order]:
+    """`order_apply_state` for several orders (a bracket's legs) in one transaction: one read
+    of the orders, one write per changed order, their events in one insert."""
+    orders = {
+        order.client_order_ref: order
+        for order in Order.objects.select_for_update().filter(client_order_ref__in={s.order_ref for s in states})
+    }
+    events: list[OrderEvent] = []
+    for state in states:
+        order = orders.get(state.order_ref)
+        if order is not None:
+            events += _apply_one_state(order, state, orders)
+    OrderEvent.objects.bulk_create(events)
+    return orders
+
+
+def _apply_one_state(order: Order, state: OrderState, orders: dict[str, Order]) -> list[OrderEvent]:
     changed = []
+    events = []
     if state.broker_order_id and order.broker_order_id != state.broker_order_id:
         order.broker_order_id = state.broker_order_id
         changed.append("broker_order_id")
@@ -107,26 +136,31 @@ def order_apply_state(*, state: OrderState) -> Order | None:
         order.status = new_status
         order.error = state.message[:300] if new_status in (Order.Status.REJECTED, Order.Status.ERROR) else order.error
         changed += ["status", "error"]
-        _event(order, new_status, state.message)
+        events.append(_new_event(order, new_status, state.message))
     if changed:
         order.save(update_fields=[*changed, "updated_at"])
-        _settle_trade_after_order_change(order)
-    return order
+        for child in _settle_trade_after_order_change(order):
+            # The sibling we hold in memory would still show the child as open.
+            orders[child.client_order_ref] = child
+    return events
 
 
-def _settle_trade_after_order_change(order: Order) -> None:
-    """A rejected or cancelled unfilled entry ends the trade and releases its children."""
+def _settle_trade_after_order_change(order: Order) -> list[Order]:
+    """A rejected or cancelled unfilled entry ends the trade and releases its children (returned)."""
+    if order.trade_id is None or order.leg != Order.Leg.ENTRY or order.filled_quantity > 0:
+        return []
+    if order.status not in (Order.Status.REJECTED, Order.Status.CANCELLED, Order.Status.NOT_SENT, Order.Status.ERROR):
+        return []
     trade = order.trade
-    if trade is None or order.leg != Order.Leg.ENTRY or order.filled_quantity > 0:
-        return
-    if order.status in (Order.Status.REJECTED, Order.Status.CANCELLED, Order.Status.NOT_SENT, Order.Status.ERROR):
-        trade.status = Trade.Status.REJECTED if order.status == Order.Status.REJECTED else Trade.Status.CANCELLED
-        trade.status_reason = order.error or f"entry {order.get_status_display().lower()}"
-        trade.save(update_fields=["status", "status_reason", "updated_at"])
-        for child in order.children.filter(status__in=Order.OPEN_STATUSES):
-            child.status = Order.Status.CANCELLED
-            child.save(update_fields=["status", "updated_at"])
-            _event(child, Order.Status.CANCELLED, "parent entry did not fill")
+    trade.status = Trade.Status.REJECTED if order.status == Order.Status.REJECTED else Trade.Status.CANCELLED
+    trade.status_reason = order.error or f"entry {order.get_status_display().lower()}"
+    trade.save(update_fields=["status", "status_reason", "updated_at"])
+    children = list(order.children.filter(status__in=Order.OPEN_STATUSES))
+    for child in children:
+        child.status = Order.Status.CANCELLED
+        child.save(update_fields=["status", "updated_at"])
+        _event(child, Order.Status.CANCELLED, "parent entry did not fill")
+    return children
 
 
 def order_mark(*, order: Order, status: str, message: str = "") -> None:
@@ -234,8 +268,7 @@ def _trade_maybe_close(trade: Trade, *, exit_leg: str, fill: Fill, exit_reason: 
 
 def position_apply_fill(*, fill: Fill, protective_stop: Decimal | None, leg: str) -> Position:
     """Move our position by one fill (average cost, realized P&L net of its commission)."""
-    Position.objects.get_or_create(symbol=fill.symbol)
-    position = Position.objects.select_for_update().get(symbol=fill.symbol)
+    position, _ = Position.objects.select_for_update().get_or_create(symbol=fill.symbol)
     signed = fill.quantity if fill.side == Side.BUY else -fill.quantity
     old = position.quantity
     new = old + signed

@@ -28,7 +28,7 @@ from trading.failpoints import failpoint
 from trading.models import Candidate, Order, PipelineRun, Trade
 from trading.scoring import Rejection, ScoringConfig, score_quote
 
-from .book import fill_record_local, order_apply_state, order_mark, order_ref_for, trade_record_intent
+from .book import fill_record_local, order_apply_states, order_mark, order_ref_for, trade_record_intent
 from .risk import RiskBook, RiskConfig, plan_long_entry
 from .sync import book_apply_executions, book_sync, orders_recover
 
@@ -130,8 +130,14 @@ def run_start(*, backend: str, armed: bool, trigger: str, parameters: dict, slot
 
 
 def run_heartbeat(run: PipelineRun) -> None:
+    """Renew the run's lease, at most once per tenth of it: a run sending five brackets in a
+    second need not write its lease five times."""
     lease = timedelta(seconds=settings.TRADE_LABS_RUN_LEASE_SECONDS)
-    PipelineRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() + lease)
+    now = timezone.now()
+    if run.lease_expires_at is not None and run.lease_expires_at - now > lease * 0.9:
+        return
+    run.lease_expires_at = now + lease
+    PipelineRun.objects.filter(pk=run.pk).update(lease_expires_at=run.lease_expires_at)
 
 
 def run_finish(run: PipelineRun, *, status: str, error: str = "") -> None:
@@ -233,10 +239,10 @@ def _run_steps(run, broker: BaseBroker, *, options: RunOptions, risk: RiskConfig
     results = _unique_by_symbol(results)
     run.scanned_count = len(results)
     quotes = broker.quotes([r.symbol for r in results], at=moment)
-    candidates = _score_candidates(run, results, quotes, now=moment, scoring=scoring)
+    chosen = _score_candidates(run, results, quotes, now=moment, scoring=scoring, risk=risk)
     run_heartbeat(run)
 
-    failures = _execute(run, broker, candidates, risk=risk, dry_run=dry_run, moment=moment)
+    failures = _execute(run, broker, chosen, risk=risk, dry_run=dry_run, moment=moment)
     run.executed_count = Candidate.objects.filter(run=run, status=Candidate.Status.EXECUTED).count()
     run.save(update_fields=["scanned_count", "scored_count", "rejected_count", "executed_count"])
     run_finish(
@@ -257,7 +263,9 @@ def _unique_by_symbol(results):
     return unique
 
 
-def _score_candidates(run, results, quotes, *, now, scoring) -> list[Candidate]:
+def _score_candidates(run, results, quotes, *, now, scoring, risk: RiskConfig) -> list[Candidate]:
+    """Store every scanned symbol as a candidate, with its score or why it was rejected, and
+    return the top N to execute (the others say why they were passed over)."""
     rows = []
     for result in results:
         quote = quotes.get(result.symbol)
@@ -299,13 +307,31 @@ def _score_candidates(run, results, quotes, *, now, scoring) -> list[Candidate]:
                     **fields,
                 )
             )
+    chosen = _choose_top(rows, risk)
     with transaction.atomic():
-        created = Candidate.objects.bulk_create(rows)
+        Candidate.objects.bulk_create(rows)
     run.rejected_count = sum(1 for c in rows if c.status == Candidate.Status.REJECTED)
     run.scored_count = len(rows) - run.rejected_count
-    if not created or created[0].pk is None:
-        created = list(Candidate.objects.filter(run=run))
-    return created
+    if chosen and chosen[0].pk is None:  # an SQLite older than 3.35 returns no ids from a bulk insert
+        stored = {c.symbol: c for c in Candidate.objects.filter(run=run, symbol__in=[c.symbol for c in chosen])}
+        chosen = [stored[c.symbol] for c in chosen]
+    return chosen
+
+
+def _choose_top(candidates: list[Candidate], risk: RiskConfig) -> list[Candidate]:
+    """The accepted candidates to execute, best first; the others get the reason they were
+    passed over (stored with them, in the same insert)."""
+    scored = sorted(
+        (c for c in candidates if c.status == Candidate.Status.ACCEPTED),
+        key=lambda c: (-c.score, c.scanner_rank, c.symbol),
+    )
+    eligible = [c for c in scored if c.score >= risk.min_score]
+    for candidate in scored:
+        if candidate.score < risk.min_score:
+            candidate.reason = f"score {candidate.score} below minimum {risk.min_score}"
+    for candidate in eligible[risk.top_n :]:
+        candidate.reason = f"not in the top {risk.top_n}"
+    return eligible[: risk.top_n]
 
 
 def _storable(value):
@@ -327,25 +353,10 @@ def _set_candidate(candidate: Candidate, status: str, reason: str = "") -> None:
     candidate.save(update_fields=["status", "reason"])
 
 
-def _note_candidates(notes: list[tuple[Candidate, str]]) -> None:
-    """Why each accepted candidate was not executed, in one statement: a scan returns dozens."""
-    for candidate, reason in notes:
-        candidate.reason = reason[:300]
-    Candidate.objects.bulk_update([candidate for candidate, _ in notes], ["reason"])
-
-
-def _execute(run, broker, candidates, *, risk: RiskConfig, dry_run: bool, moment) -> list[str]:
-    scored = sorted(
-        (c for c in candidates if c.status == Candidate.Status.ACCEPTED),
-        key=lambda c: (-c.score, c.scanner_rank, c.symbol),
-    )
-    eligible = [c for c in scored if c.score >= risk.min_score]
-    passed_over = [(c, f"score {c.score} below minimum {risk.min_score}") for c in scored if c.score < risk.min_score]
-    passed_over += [(c, f"not in the top {risk.top_n}") for c in eligible[risk.top_n :]]
-    _note_candidates(passed_over)
+def _execute(run, broker, chosen: list[Candidate], *, risk: RiskConfig, dry_run: bool, moment) -> list[str]:
     book = RiskBook(config=risk, dry_run=dry_run, now=moment)
     failures = []
-    for candidate in eligible[: risk.top_n]:
+    for candidate in chosen:
         plan = plan_long_entry(ask=candidate.ask, config=risk)
         refusal = plan if isinstance(plan, str) else book.refusal(symbol=candidate.symbol, plan=plan)
         if refusal:
@@ -407,8 +418,7 @@ def _execute_one(run, broker, candidate, plan, *, dry_run: bool, moment) -> str:
     except BrokerError as exc:
         return _record_send_failure(trade, candidate, exc)
     failpoint("after_send")
-    for state in result.orders:
-        order_apply_state(state=state)
+    order_apply_states(states=result.orders)
     failpoint("after_ack_recorded")
     book_apply_executions(executions=result.executions)
     failpoint("after_fill_recorded")
@@ -427,8 +437,7 @@ def _adopt_existing(broker, entry: Order, bracket: BracketRequest) -> bool:
     refs = {leg.order_ref for leg in bracket.legs}
     held = broker.find_orders(sorted(refs))
     executed = [e for e in broker.executions() if e.order_ref in refs]
-    for state in held:
-        order_apply_state(state=state)
+    order_apply_states(states=held)
     book_apply_executions(executions=executed)
     return bool(held or executed)
 
