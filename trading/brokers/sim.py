@@ -56,9 +56,16 @@ class SimBroker(BaseBroker):
 
     @property
     def sim_account(self):
+        """The account as stored now (its cash moves with every fill)."""
+        account = self._account_row
+        account.refresh_from_db()
+        return account
+
+    @property
+    def _account_row(self):
+        """The account's row, for keying queries: the engine locks and re-reads it before writing."""
         if self._account is None:
             self.connect()
-        self._account.refresh_from_db()
         return self._account
 
     # -- clock and market data ----------------------------------------------------------
@@ -106,19 +113,18 @@ class SimBroker(BaseBroker):
     def place_bracket(self, bracket: BracketRequest, *, at: datetime) -> BracketResult:
         from trading.sim.engine import sim_place_bracket
 
-        orders = sim_place_bracket(
-            account=self.sim_account, bracket=bracket, at=at, market=self.market, slippage_bps=self.slippage_bps
+        orders, executions = sim_place_bracket(
+            account=self._account_row, bracket=bracket, at=at, market=self.market, slippage_bps=self.slippage_bps
         )
         return BracketResult(
-            orders=[self._state(order) for order in orders],
-            executions=[self._execution(e) for order in orders for e in order.executions.all()],
+            orders=[self._state(order) for order in orders], executions=[self._execution(e) for e in executions]
         )
 
     def place_order(self, order: OrderRequest, *, at: datetime) -> BracketResult:
         from trading.sim.engine import sim_place_order
 
         placed = sim_place_order(
-            account=self.sim_account, request=order, at=at, market=self.market, slippage_bps=self.slippage_bps
+            account=self._account_row, request=order, at=at, market=self.market, slippage_bps=self.slippage_bps
         )
         return BracketResult(
             orders=[self._state(placed)], executions=[self._execution(e) for e in placed.executions.all()]
@@ -127,24 +133,24 @@ class SimBroker(BaseBroker):
     def cancel_order(self, order_ref: str) -> None:
         from trading.sim.engine import sim_cancel
 
-        sim_cancel(account=self.sim_account, order_ref=order_ref)
+        sim_cancel(account=self._account_row, order_ref=order_ref)
 
     def open_orders(self) -> list[OrderState]:
         from trading.sim.models import SimOrder
 
-        working = SimOrder.objects.filter(account=self.sim_account, status=SimOrder.Status.WORKING)
+        working = SimOrder.objects.filter(account=self._account_row, status=SimOrder.Status.WORKING)
         return [self._state(order) for order in working.order_by("id")]
 
     def find_orders(self, order_refs: list[str]) -> list[OrderState]:
         from trading.sim.models import SimOrder
 
-        found = SimOrder.objects.filter(account=self.sim_account, order_ref__in=order_refs)
+        found = SimOrder.objects.filter(account=self._account_row, order_ref__in=order_refs)
         return [self._state(order) for order in found.order_by("id")]
 
     def executions(self, since: datetime | None = None) -> list[Execution]:
         from trading.sim.models import SimExecution
 
-        rows = SimExecution.objects.filter(account=self.sim_account).select_related("order")
+        rows = SimExecution.objects.filter(account=self._account_row).select_related("order")
         if since is not None:
             rows = rows.filter(executed_at__gte=since)
         return [self._execution(e) for e in rows.order_by("executed_at", "id")]
@@ -152,13 +158,13 @@ class SimBroker(BaseBroker):
     def positions(self) -> list[BrokerPosition]:
         from trading.sim.models import SimPosition
 
-        held = SimPosition.objects.filter(account=self.sim_account).exclude(quantity=0).order_by("symbol")
+        held = SimPosition.objects.filter(account=self._account_row).exclude(quantity=0).order_by("symbol")
         return [BrokerPosition(symbol=p.symbol, quantity=p.quantity, average_cost=p.average_cost) for p in held]
 
     def advance_to(self, at: datetime) -> None:
         from trading.sim.engine import sim_advance
 
-        sim_advance(account=self.sim_account, at=at, market=self.market, slippage_bps=self.slippage_bps)
+        sim_advance(account=self._account_row, at=at, market=self.market, slippage_bps=self.slippage_bps)
 
     # -- translation ------------------------------------------------------------------------
     @staticmethod

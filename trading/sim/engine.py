@@ -33,7 +33,10 @@ def _slipped(price: Decimal, side: str, slippage_bps: Decimal) -> Decimal:
 
 
 def _apply_to_position(account: SimAccount, symbol: str, side: str, quantity: int, price: Decimal) -> None:
-    position, _ = SimPosition.objects.select_for_update().get_or_create(account=account, symbol=symbol)
+    # The caller holds the account's row lock, so no other writer can create this position meanwhile.
+    position = SimPosition.objects.filter(account=account, symbol=symbol).first() or SimPosition(
+        account=account, symbol=symbol
+    )
     signed = quantity if side == "BUY" else -quantity
     old = position.quantity
     new = old + signed
@@ -50,10 +53,20 @@ def _apply_to_position(account: SimAccount, symbol: str, side: str, quantity: in
 def _execute(
     account: SimAccount, order: SimOrder, *, price: Decimal, at: datetime, commission_schedule
 ) -> SimExecution:
+    """Fill `order` whole at `price`. An order not yet stored is inserted filled. The account's
+    cash moves in memory: the caller, holding its row lock, saves it once at the end."""
+    order.status = SimOrder.Status.FILLED
+    order.filled_quantity = order.quantity
+    if order.pk is None:
+        order.save(force_insert=True)
+    else:
+        order.save(update_fields=["status", "filled_quantity"])
     commission = commission_for(order.quantity, price, commission_schedule)
+    # A SIM order fills whole, once (only working orders execute), so one exec id per order;
+    # the id is unique, so a second execution of the same order could never be stored.
     execution = SimExecution.objects.create(
         account=account,
-        exec_id=f"SIM-{account.pk}-{order.pk}-{order.executions.count() + 1}",
+        exec_id=f"SIM-{account.pk}-{order.pk}-1",
         order=order,
         symbol=order.symbol,
         side=order.side,
@@ -64,16 +77,13 @@ def _execute(
     )
     value = price * order.quantity
     account.cash += (-value if order.side == "BUY" else value) - commission
-    account.save(update_fields=["cash"])
-    order.status = SimOrder.Status.FILLED
-    order.filled_quantity = order.quantity
-    order.save(update_fields=["status", "filled_quantity"])
     _apply_to_position(account, order.symbol, order.side, order.quantity, price)
     return execution
 
 
 def _create(account, request: OrderRequest, *, parent, oca_group, at) -> SimOrder:
-    return SimOrder.objects.create(
+    """The order, unsaved."""
+    return SimOrder(
         account=account,
         order_ref=request.order_ref,
         parent=parent,
@@ -88,6 +98,18 @@ def _create(account, request: OrderRequest, *, parent, oca_group, at) -> SimOrde
     )
 
 
+def _advance_clock(account: SimAccount, at: datetime) -> None:
+    if account.clock is None or account.clock < at:
+        account.clock = at
+
+
+def _tradable_touch(quote, side: str) -> Decimal | None:
+    touch = quote.ask if side == "BUY" else quote.bid
+    if touch is None or touch <= 0 or quote.bid is None or quote.ask is None or quote.bid > quote.ask:
+        return None
+    return touch
+
+
 def sim_place_bracket(
     *,
     account: SimAccount,
@@ -96,41 +118,42 @@ def sim_place_bracket(
     market,
     slippage_bps: Decimal,
     commission_schedule: dict | None = None,
-) -> list[SimOrder]:
-    """Accept a bracket; idempotent by order ref (a ref already held is returned untouched)."""
+) -> tuple[list[SimOrder], list[SimExecution]]:
+    """Accept a bracket: its orders and the entry's execution (if it filled). Idempotent by
+    order ref: a bracket already held is returned as it stands, never placed again."""
     refs = [leg.order_ref for leg in bracket.legs]
     existing = {o.order_ref: o for o in SimOrder.objects.filter(account=account, order_ref__in=refs)}
     if len(existing) == 3:
-        return [existing[ref] for ref in refs]
+        orders = [existing[ref] for ref in refs]
+        return orders, list(SimExecution.objects.filter(order__in=orders).select_related("order").order_by("id"))
     if existing:
         # A half-accepted bracket cannot happen inside one transaction; refuse rather than guess.
         raise IntegrityError(f"bracket partly known to the SIM broker: {sorted(existing)}")
     with transaction.atomic():
         account = SimAccount.objects.select_for_update().get(pk=account.pk)
+        quote = market.quote(bracket.entry.symbol, at)
+        touch = _tradable_touch(quote, bracket.entry.side)
         parent = _create(account, bracket.entry, parent=None, oca_group="", at=at)
         oca = f"OCA-{bracket.entry.order_ref}"
-        stop = _create(account, bracket.stop, parent=parent, oca_group=oca, at=at)
-        target = _create(account, bracket.target, parent=parent, oca_group=oca, at=at)
-        quote = market.quote(bracket.entry.symbol, at)
-        touch = quote.ask if bracket.entry.side == "BUY" else quote.bid
-        if touch is None or touch <= 0 or quote.bid is None or quote.ask is None or quote.bid > quote.ask:
+        children = [
+            _create(account, leg, parent=parent, oca_group=oca, at=at) for leg in (bracket.stop, bracket.target)
+        ]
+        executions = []
+        if touch is None:
             reason = f"no tradable quote for {bracket.entry.symbol} at {at:%Y-%m-%d %H:%M} UTC"
-            for order in (parent, stop, target):
-                order.status = SimOrder.Status.REJECTED if order is parent else SimOrder.Status.CANCELLED
-                order.reason = reason
-                order.save(update_fields=["status", "reason"])
+            parent.status, parent.reason = SimOrder.Status.REJECTED, reason
+            parent.save(force_insert=True)
+            for child in children:
+                child.status, child.reason = SimOrder.Status.CANCELLED, reason
         else:
-            _execute(
-                account,
-                parent,
-                price=_slipped(touch, parent.side, slippage_bps),
-                at=quote.time or at,
-                commission_schedule=commission_schedule,
+            price = _slipped(touch, parent.side, slippage_bps)
+            executions.append(
+                _execute(account, parent, price=price, at=quote.time or at, commission_schedule=commission_schedule)
             )
-        if account.clock is None or account.clock < at:
-            account.clock = at
-            account.save(update_fields=["clock"])
-    return [parent, stop, target]
+        SimOrder.objects.bulk_create(children)
+        _advance_clock(account, at)
+        account.save(update_fields=["cash", "clock"])
+    return [parent, *children], executions
 
 
 def sim_place_order(
@@ -153,13 +176,14 @@ def sim_place_order(
         touch = quote.ask if request.side == "BUY" else quote.bid
         if request.order_type != "MKT":
             order.status, order.reason = SimOrder.Status.REJECTED, "SIM accepts stand-alone market orders only"
-            order.save(update_fields=["status", "reason"])
+            order.save(force_insert=True)
         elif touch is None or touch <= 0:
             order.status, order.reason = SimOrder.Status.REJECTED, f"no tradable quote for {request.symbol}"
-            order.save(update_fields=["status", "reason"])
+            order.save(force_insert=True)
         else:
             price = _slipped(touch, order.side, slippage_bps)
             _execute(account, order, price=price, at=quote.time or at, commission_schedule=commission_schedule)
+            account.save(update_fields=["cash"])
     return order
 
 
@@ -245,9 +269,10 @@ def sim_advance(*, account: SimAccount, at: datetime, market, slippage_bps: Deci
                 slippage_bps=slippage_bps,
                 schedule=commission_schedule,
             )
-        if account.clock is None or account.clock < at:
-            account.clock = at
-            account.save(update_fields=["clock"])
+        before = (account.cash, account.clock)
+        _advance_clock(account, at)
+        if (account.cash, account.clock) != before:
+            account.save(update_fields=["cash", "clock"])
 
 
 def sim_cancel(*, account: SimAccount, order_ref: str) -> SimOrder | None:
