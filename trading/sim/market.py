@@ -28,7 +28,7 @@ from trading.brokers.base import Quote
 from trading.money import CENT, to_price
 
 SPY = "SPY"
-_LETTERS = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # Share of the day's volume traded by each point of the session: the familiar U shape.
 _DEFECT_RATE = 0.003
 
@@ -216,15 +216,20 @@ def _profile(seed: int, symbol: str) -> SymbolProfile:
     if symbol == SPY:
         base_price, daily_vol, adv, spread = 560.0, 0.009, 60_000_000.0, 0.3
     else:
-        base_price = float(np.clip(math.exp(rng.normal(math.log(45.0), 1.0)), 1.5, 900.0))
-        daily_vol = float(np.clip(rng.lognormal(math.log(0.022), 0.45), 0.006, 0.09))
-        adv = float(np.clip(math.exp(rng.normal(math.log(1_500_000), 1.3)), 20_000, 80_000_000))
+        base_price = _clip(math.exp(rng.normal(math.log(45.0), 1.0)), 1.5, 900.0)
+        daily_vol = _clip(rng.lognormal(math.log(0.022), 0.45), 0.006, 0.09)
+        adv = _clip(math.exp(rng.normal(math.log(1_500_000), 1.3)), 20_000, 80_000_000)
         # Thin, cheap names trade wide; liquid ones tight.
-        spread = float(np.clip(400.0 / math.sqrt(adv / 10_000) + 40.0 / base_price, 1.0, 150.0))
+        spread = _clip(400.0 / math.sqrt(adv / 10_000) + 40.0 / base_price, 1.0, 150.0)
     amplitudes = tuple(float(a) for a in rng.uniform(0.02, 0.12, 3))
     periods = tuple(float(p) for p in rng.uniform(15.0, 400.0, 3))
     phases = tuple(float(p) for p in rng.uniform(0.0, 2 * math.pi, 3))
     return SymbolProfile(symbol, base_price, daily_vol, adv, spread, amplitudes, periods, phases)
+
+
+def _clip(value: float, low: float, high: float) -> float:
+    """np.clip for one float, without its per-call cost (a universe has thousands of profiles)."""
+    return float(min(max(value, low), high))
 
 
 @lru_cache(maxsize=16)
@@ -234,7 +239,8 @@ def _make_symbols(seed: int, count: int) -> tuple[str, ...]:
     seen = {SPY}
     while len(symbols) < count:
         length = 3 if rng.random() < 0.45 else 4
-        symbol = "".join(rng.choice(_LETTERS, length))
+        # The same draws as rng.choice(letters, length), without its per-call overhead.
+        symbol = "".join([_LETTERS[i] for i in rng.integers(0, len(_LETTERS), length).tolist()])
         if symbol not in seen:
             seen.add(symbol)
             symbols.append(symbol)
