@@ -5,7 +5,14 @@ import pytest
 from trading.brokers import brokers
 from trading.brokers.base import BrokerError
 from trading.models import Candidate, Order, PipelineRun, Trade
-from trading.services.pipeline import RunOptions, _bracket_for, _execute_one, pipeline_retry, pipeline_run
+from trading.services.pipeline import (
+    RunOptions,
+    _Bracket,
+    _bracket_for,
+    _execute_brackets,
+    pipeline_retry,
+    pipeline_run,
+)
 from trading.services.risk import RiskConfig, plan_long_entry
 from trading.sim.models import SimExecution, SimOrder
 
@@ -17,8 +24,9 @@ def test_executing_the_same_candidate_again_sends_nothing_new(morning, settings)
     candidate = run.candidates.get(status=Candidate.Status.EXECUTED)
     plan = plan_long_entry(ask=candidate.ask, config=RiskConfig.from_settings(settings.TRADE_LABS_RISK))
     before = SimOrder.objects.count()
+    again = [_Bracket(candidate, _bracket_for(run, candidate, plan))]
     with brokers.create("default") as broker:
-        assert _execute_one(run, broker, candidate, plan, dry_run=False, moment=morning) == ""
+        assert _execute_brackets(run, broker, again, dry_run=False, moment=morning) == []
     assert SimOrder.objects.count() == before
     assert Trade.objects.count() == 1
 

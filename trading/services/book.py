@@ -36,26 +36,36 @@ def _event(order: Order, status: str, message: str = "") -> None:
     _new_event(order, status, message).save(force_insert=True)
 
 
-@transaction.atomic
 def trade_record_intent(
     *, run: PipelineRun, candidate: Candidate | None, bracket: BracketRequest, backend: str, dry_run: bool
 ) -> Trade:
     """Store the trade and its three orders as intents: this commits before anything is sent."""
-    entry = bracket.entry
-    trade = Trade.objects.create(
-        run=run,
-        candidate=candidate,
-        backend=backend,
-        dry_run=dry_run,
-        symbol=entry.symbol,
-        side=entry.side,
-        quantity=entry.quantity,
-        stop_price=bracket.stop.stop_price,
-        target_price=bracket.target.limit_price,
-        status=Trade.Status.PENDING,
+    return trades_record_intents(run=run, brackets=[(candidate, bracket)], backend=backend, dry_run=dry_run)[0]
+
+
+@transaction.atomic
+def trades_record_intents(
+    *, run: PipelineRun, brackets: list[tuple[Candidate | None, BracketRequest]], backend: str, dry_run: bool
+) -> list[Trade]:
+    """`trade_record_intent` for several brackets in one transaction: all or none is stored.
+    Four inserts whatever the count (the entries first: the stops and targets need their ids)."""
+    trades = Trade.objects.bulk_create(
+        Trade(
+            run=run,
+            candidate=candidate,
+            backend=backend,
+            dry_run=dry_run,
+            symbol=bracket.entry.symbol,
+            side=bracket.entry.side,
+            quantity=bracket.entry.quantity,
+            stop_price=bracket.stop.stop_price,
+            target_price=bracket.target.limit_price,
+            status=Trade.Status.PENDING,
+        )
+        for candidate, bracket in brackets
     )
 
-    def intent(request, parent=None) -> Order:
+    def intent(trade: Trade, request, parent=None) -> Order:
         return Order(
             run=run,
             trade=trade,
@@ -72,15 +82,17 @@ def trade_record_intent(
             stop_price=request.stop_price,
         )
 
-    entry_order = intent(entry)
-    entry_order.save(force_insert=True)
-    # The children need the entry's id; both come back with theirs (RETURNING on SQLite and PostgreSQL).
-    children = Order.objects.bulk_create([intent(bracket.stop, entry_order), intent(bracket.target, entry_order)])
-    OrderEvent.objects.bulk_create(
-        OrderEvent(order=order, status=Order.Status.INTENT, message="intent recorded before sending")
-        for order in [entry_order, *children]
+    pairs = [(trade, bracket) for trade, (_, bracket) in zip(trades, brackets, strict=True)]
+    entries = Order.objects.bulk_create(intent(trade, bracket.entry) for trade, bracket in pairs)
+    children = Order.objects.bulk_create(
+        intent(trade, leg, entry)
+        for (trade, bracket), entry in zip(pairs, entries, strict=True)
+        for leg in (bracket.stop, bracket.target)
     )
-    return trade
+    OrderEvent.objects.bulk_create(
+        _new_event(order, Order.Status.INTENT, "intent recorded before sending") for order in [*entries, *children]
+    )
+    return trades
 
 
 def _status_rank(status: str) -> int:
@@ -100,20 +112,22 @@ def order_apply_state(*, state: OrderState) -> Order | None:
     return order_apply_states(states=[state]).get(state.order_ref)
 
 
-@transaction.atomic
 def order_apply_states(*, states: list[OrderState]) -> dict[str, Order]:
-    """`order_apply_state` for several orders (a bracket's legs) in one transaction: one read
+    """`order_apply_state` for several orders (brackets' legs) in one transaction: one read
     of the orders, one write per changed order, their events in one insert."""
-    orders = {
-        order.client_order_ref: order
-        for order in Order.objects.select_for_update().filter(client_order_ref__in={s.order_ref for s in states})
-    }
-    events: list[OrderEvent] = []
-    for state in states:
-        order = orders.get(state.order_ref)
-        if order is not None:
-            events += _apply_one_state(order, state, orders)
-    OrderEvent.objects.bulk_create(events)
+    if not states:
+        return {}
+    with transaction.atomic():
+        orders = {
+            order.client_order_ref: order
+            for order in Order.objects.select_for_update().filter(client_order_ref__in={s.order_ref for s in states})
+        }
+        events: list[OrderEvent] = []
+        for state in states:
+            order = orders.get(state.order_ref)
+            if order is not None:
+                events += _apply_one_state(order, state, orders)
+        OrderEvent.objects.bulk_create(events)
     return orders
 
 

@@ -20,6 +20,7 @@ from trading.brokers import brokers
 from trading.brokers.base import (
     BaseBroker,
     BracketRequest,
+    BracketResult,
     BrokerError,
     OrderRequest,
     SafetyError,
@@ -28,7 +29,14 @@ from trading.failpoints import failpoint
 from trading.models import Candidate, Order, PipelineRun, Trade
 from trading.scoring import Rejection, ScoringConfig, score_quote
 
-from .book import fill_record_local, order_apply_states, order_mark, order_ref_for, trade_record_intent
+from .book import (
+    fill_record_local,
+    order_apply_states,
+    order_mark,
+    order_ref_for,
+    trade_record_intent,
+    trades_record_intents,
+)
 from .risk import RiskBook, RiskConfig, plan_long_entry
 from .sync import book_apply_executions, book_sync, orders_recover
 
@@ -354,8 +362,10 @@ def _set_candidate(candidate: Candidate, status: str, reason: str = "") -> None:
 
 
 def _execute(run, broker, chosen: list[Candidate], *, risk: RiskConfig, dry_run: bool, moment) -> list[str]:
+    """Size each chosen candidate and check it against the risk limits, then execute the
+    brackets that pass. Returns the problems, one line per failed candidate."""
     book = RiskBook(config=risk, dry_run=dry_run, now=moment)
-    failures = []
+    planned = []
     for candidate in chosen:
         plan = plan_long_entry(ask=candidate.ask, config=risk)
         refusal = plan if isinstance(plan, str) else book.refusal(symbol=candidate.symbol, plan=plan)
@@ -363,11 +373,19 @@ def _execute(run, broker, chosen: list[Candidate], *, risk: RiskConfig, dry_run:
             _set_candidate(candidate, Candidate.Status.SKIPPED, refusal)
             continue
         book.accept(symbol=candidate.symbol, plan=plan)
-        problem = _execute_one(run, broker, candidate, plan, dry_run=dry_run, moment=moment)
-        if problem:
-            failures.append(f"{candidate.symbol}: {problem}")
-        run_heartbeat(run)
-    return failures
+        planned.append(_Bracket(candidate, _bracket_for(run, candidate, plan)))
+    return _execute_brackets(run, broker, planned, dry_run=dry_run, moment=moment)
+
+
+@dataclass
+class _Bracket:
+    """One candidate's bracket on its way through execution."""
+
+    candidate: Candidate
+    request: BracketRequest
+    trade: Trade | None = None
+    result: BracketResult | None = None
+    problem: str = ""
 
 
 def _bracket_for(run, candidate, plan) -> BracketRequest:
@@ -390,44 +408,104 @@ def _bracket_for(run, candidate, plan) -> BracketRequest:
     )
 
 
-def _execute_one(run, broker, candidate, plan, *, dry_run: bool, moment) -> str:
-    """Record the intent, send (or fill locally when dry), record the outcome. Returns a problem or ''."""
-    bracket = _bracket_for(run, candidate, plan)
-    existing = Order.objects.filter(client_order_ref=bracket.entry.order_ref).select_related("trade").first()
-    if existing is not None and _adopt_existing(broker, existing, bracket):
-        _set_candidate(candidate, Candidate.Status.EXECUTED, "already sent under the same key; adopted, not resent")
-        return ""
-    trade = existing.trade if existing else None
-    if trade is None:
-        try:
-            trade = trade_record_intent(
-                run=run, candidate=candidate, bracket=bracket, backend=run.backend, dry_run=dry_run
-            )
-        except IntegrityError as exc:
-            _set_candidate(candidate, Candidate.Status.SKIPPED, f"not recorded: {exc}")
-            return ""
+def _execute_brackets(run, broker, planned: list[_Bracket], *, dry_run: bool, moment) -> list[str]:
+    """Every intent is recorded before the first order leaves; then each bracket is sent (or
+    filled locally when dry); then the broker's answers are recorded, all brackets together.
+    A bracket already sent under the same key is adopted, never sent again."""
+    to_send = _record_intents(run, broker, planned, dry_run=dry_run)
     failpoint("after_intent_recorded")
-    if dry_run:
-        _fill_locally(trade, candidate, moment)
-        _set_candidate(candidate, Candidate.Status.EXECUTED, "dry run: filled locally, nothing sent to the broker")
-        return ""
     try:
-        result = broker.place_bracket(bracket, at=moment)
+        for item in to_send:
+            _send(broker, item, dry_run=dry_run, moment=moment)
+            run_heartbeat(run)
+    finally:
+        # What was sent is recorded even when a safety refusal stops the brackets after it.
+        _record_outcomes([item for item in to_send if item.result is not None])
+    return [f"{item.candidate.symbol}: {item.problem}" for item in planned if item.problem]
+
+
+def _record_intents(run, broker, planned: list[_Bracket], *, dry_run: bool) -> list[_Bracket]:
+    """Store the intents of the brackets never recorded (in one transaction), pick up the trade
+    of those recorded but never sent, adopt those already sent. Returns the ones to send."""
+    refs = [item.request.entry.order_ref for item in planned]
+    known = {
+        entry.client_order_ref: entry
+        for entry in Order.objects.filter(client_order_ref__in=refs).select_related("trade")
+    }
+    fresh = []
+    for item in planned:
+        entry = known.get(item.request.entry.order_ref)
+        if entry is not None and _adopt_existing(broker, entry, item.request):
+            _set_candidate(
+                item.candidate, Candidate.Status.EXECUTED, "already sent under the same key; adopted, not resent"
+            )
+        elif entry is not None and entry.trade is not None:
+            item.trade = entry.trade
+        else:
+            fresh.append(item)
+    _record_new_intents(run, fresh, dry_run=dry_run)
+    return [item for item in planned if item.trade is not None]
+
+
+def _record_new_intents(run, fresh: list[_Bracket], *, dry_run: bool) -> None:
+    if not fresh:
+        return
+    try:
+        trades = trades_record_intents(
+            run=run, brackets=[(i.candidate, i.request) for i in fresh], backend=run.backend, dry_run=dry_run
+        )
+    except IntegrityError:
+        # One of them clashes with what is stored: record them one by one, so only it is skipped.
+        trades = [_record_one_intent(run, item, dry_run=dry_run) for item in fresh]
+    for item, trade in zip(fresh, trades, strict=True):
+        item.trade = trade
+
+
+def _record_one_intent(run, item: _Bracket, *, dry_run: bool) -> Trade | None:
+    try:
+        return trade_record_intent(
+            run=run, candidate=item.candidate, bracket=item.request, backend=run.backend, dry_run=dry_run
+        )
+    except IntegrityError as exc:
+        _set_candidate(item.candidate, Candidate.Status.SKIPPED, f"not recorded: {exc}")
+        return None
+
+
+def _send(broker, item: _Bracket, *, dry_run: bool, moment) -> None:
+    if dry_run:
+        _fill_locally(item.trade, item.candidate, moment)
+        _set_candidate(item.candidate, Candidate.Status.EXECUTED, "dry run: filled locally, nothing sent to the broker")
+        return
+    try:
+        item.result = broker.place_bracket(item.request, at=moment)
     except SafetyError:
         raise
     except BrokerError as exc:
-        return _record_send_failure(trade, candidate, exc)
+        item.problem = _record_send_failure(item.trade, item.candidate, exc)
+        return
     failpoint("after_send")
-    order_apply_states(states=result.orders)
+
+
+def _record_outcomes(sent: list[_Bracket]) -> None:
+    """The order states and fills the broker reported for the brackets sent, then each
+    candidate's outcome (executed, or failed with the reason its entry did not stand)."""
+    if not sent:
+        return
+    order_apply_states(states=[state for item in sent for state in item.result.orders])
     failpoint("after_ack_recorded")
-    book_apply_executions(executions=result.executions)
+    book_apply_executions(executions=[execution for item in sent for execution in item.result.executions])
     failpoint("after_fill_recorded")
-    trade.refresh_from_db()
-    if trade.status in (Trade.Status.REJECTED, Trade.Status.CANCELLED):
-        _set_candidate(candidate, Candidate.Status.FAILED, trade.status_reason or f"entry {trade.status}")
-        return trade.status_reason or f"entry {trade.status}"
-    _set_candidate(candidate, Candidate.Status.EXECUTED)
-    return ""
+    ended = {
+        pk: reason or f"entry {status}"
+        for pk, status, reason in Trade.objects.filter(
+            pk__in=[item.trade.pk for item in sent], status__in=[Trade.Status.REJECTED, Trade.Status.CANCELLED]
+        ).values_list("pk", "status", "status_reason")
+    }
+    for item in sent:
+        item.problem = ended.get(item.trade.pk, "")
+        item.candidate.status = Candidate.Status.FAILED if item.problem else Candidate.Status.EXECUTED
+        item.candidate.reason = item.problem[:300]
+    Candidate.objects.bulk_update([item.candidate for item in sent], ["status", "reason"])
 
 
 def _adopt_existing(broker, entry: Order, bracket: BracketRequest) -> bool:
