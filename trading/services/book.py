@@ -282,7 +282,17 @@ def _trade_maybe_close(trade: Trade, *, exit_leg: str, fill: Fill, exit_reason: 
 
 def position_apply_fill(*, fill: Fill, protective_stop: Decimal | None, leg: str) -> Position:
     """Move our position by one fill (average cost, realized P&L net of its commission)."""
-    position, _ = Position.objects.select_for_update().get_or_create(symbol=fill.symbol)
+    position = Position.objects.select_for_update().filter(symbol=fill.symbol).first()
+    if position is None:
+        try:
+            with transaction.atomic():
+                return _position_move(Position(symbol=fill.symbol), fill, protective_stop, leg, insert=True)
+        except IntegrityError:  # another worker opened this symbol's position first
+            position = Position.objects.select_for_update().get(symbol=fill.symbol)
+    return _position_move(position, fill, protective_stop, leg)
+
+
+def _position_move(position: Position, fill: Fill, protective_stop, leg: str, *, insert: bool = False) -> Position:
     signed = fill.quantity if fill.side == Side.BUY else -fill.quantity
     old = position.quantity
     new = old + signed
@@ -305,7 +315,7 @@ def position_apply_fill(*, fill: Fill, protective_stop: Decimal | None, leg: str
         position.unrealized_pnl = ZERO
     elif position.mark_price is not None:
         position.unrealized_pnl = to_money((position.mark_price - position.average_cost) * new)
-    position.save()
+    position.save(force_insert=insert)
     return position
 
 
