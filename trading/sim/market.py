@@ -38,7 +38,11 @@ def _stable_id(symbol: str) -> int:
 
 
 def _rng(*keys: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(list(keys)))
+    """A generator seeded by `keys`. SeedSequence reads each key below 2**32 as one 32-bit word;
+    handing it those words as an array gives the identical stream without its per-key Python
+    conversion, which is half the cost of a generator (a first scan makes three per symbol)."""
+    entropy = np.array(keys, dtype=np.uint32) if all(0 <= key < 2**32 for key in keys) else list(keys)
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
 
 
 @dataclass(frozen=True)

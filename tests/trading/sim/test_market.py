@@ -175,3 +175,13 @@ def test_a_scan_at_the_open_finds_candidates():
             max_results=50,
         )
     assert len(results) >= 10
+
+
+@pytest.mark.parametrize("keys", [(20240101, 0), (0, 2**32 - 1, 739_000, 2), (2**32, 5), (2**40 + 3, 1, 2)])
+def test_generators_are_seeded_exactly_as_from_the_plain_key_list(keys):
+    import numpy as np
+
+    from trading.sim.market import _rng
+
+    plain = np.random.Generator(np.random.PCG64(list(keys)))
+    assert _rng(*keys).bit_generator.state == plain.bit_generator.state
