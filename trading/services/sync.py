@@ -6,27 +6,19 @@ from datetime import datetime
 import structlog
 
 from trading.brokers.base import BaseBroker, BrokerError, Execution
-from trading.models import Fill, Order
+from trading.models import Order
 
-from .book import fill_record, order_apply_state, order_apply_states, order_mark
+from .book import fills_record, order_apply_state, order_apply_states, order_mark
 
 log = structlog.get_logger(__name__)
 
 
 def book_apply_executions(*, executions: list[Execution]) -> int:
-    """Record executions that belong to our orders; returns how many were new."""
-    recorded = _already_recorded([e.exec_id for e in executions]) if len(executions) > 1 else set()
-    return sum(1 for execution in executions if execution.exec_id not in recorded and fill_record(execution=execution))
-
-
-def _already_recorded(exec_ids: list[str]) -> set[str]:
-    """The broker's list is replayed whole at every sync: skip what we hold with one read per
-    500 ids, not a transaction per execution (fill_record still checks each one it records)."""
-    recorded = set()
-    for start in range(0, len(exec_ids), 500):
-        chunk = exec_ids[start : start + 500]
-        recorded.update(Fill.objects.filter(exec_id__in=chunk).values_list("exec_id", flat=True))
-    return recorded
+    """Record executions that belong to our orders; returns how many were new. A broker's full
+    report is replayed at every sync, so it goes 500 at a time, a transaction each."""
+    return sum(
+        len(fills_record(executions=executions[start : start + 500])) for start in range(0, len(executions), 500)
+    )
 
 
 def book_sync(*, broker: BaseBroker, backend: str, since: datetime | None = None) -> int:
