@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import structlog
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from trading.brokers.base import BracketRequest, Execution, OrderState
 from trading.models import Candidate, Fill, Order, OrderEvent, PipelineRun, Position, Side, Trade
@@ -115,7 +114,7 @@ def order_apply_state(*, state: OrderState) -> Order | None:
 
 def order_apply_states(*, states: list[OrderState]) -> dict[str, Order]:
     """`order_apply_state` for several orders (brackets' legs) in one transaction: one read of
-    the orders, one write of those that changed, their events in one insert. Then an entry that
+    the orders, a write of each that changed, their events in one insert. Then an entry that
     ended unfilled ends its trade and releases its children, as it would have one by one (a
     child can only move forward, so the order of the states does not change the outcome)."""
     if not states:
@@ -133,10 +132,7 @@ def order_apply_states(*, states: list[OrderState]) -> dict[str, Order]:
             order = orders.get(state.order_ref)
             if order is not None and _apply_one_state(order, state, events):
                 changed[order.pk] = order
-        now = timezone.now()
-        for order in changed.values():
-            order.updated_at = now
-        Order.objects.bulk_update(list(changed.values()), ["broker_order_id", "status", "error", "updated_at"])
+        _save_each(changed.values(), ["broker_order_id", "status", "error"])
         OrderEvent.objects.bulk_create(events)
         for order in changed.values():
             for child in _settle_trade_after_order_change(order):
@@ -247,14 +243,13 @@ class _FillBatch:
             self._apply(execution)
         if not self.fills:
             return []
-        now = timezone.now()
         Fill.objects.bulk_create(self.fills)
         OrderEvent.objects.bulk_create(self.events)
-        self._save(Order, {f.order.pk: f.order for f in self.fills}, ORDER_FILL_FIELDS, now)
-        self._save(Trade, {t.pk: t for t in self._touched_trades()}, TRADE_FILL_FIELDS, now)
+        _save_each({f.order.pk: f.order for f in self.fills}.values(), ORDER_FILL_FIELDS)
+        _save_each({t.pk: t for t in self._touched_trades()}.values(), TRADE_FILL_FIELDS)
         moved = {f.symbol for f in self.fills if not f.order.dry_run}
         positions = [p for symbol, p in self.positions.items() if symbol in moved]
-        self._save(Position, {p.pk: p for p in positions if p.pk is not None}, POSITION_FILL_FIELDS, now)
+        _save_each([p for p in positions if p.pk is not None], POSITION_FILL_FIELDS)
         Position.objects.bulk_create([p for p in positions if p.pk is None])
         for fill in self.fills:
             log.info(
@@ -266,12 +261,6 @@ class _FillBatch:
                 exec_id=fill.exec_id,
             )
         return self.fills
-
-    @staticmethod
-    def _save(model, rows: dict, fields: list[str], now) -> None:
-        for row in rows.values():
-            row.updated_at = now
-        model.objects.bulk_update(list(rows.values()), [*fields, "updated_at"])
 
     def _touched_trades(self) -> list[Trade]:
         return [self.trades[f.order.trade_id] for f in self.fills if f.order.trade_id]
@@ -341,6 +330,13 @@ class _FillBatch:
             if order.trade_id == trade.pk and order.leg == Order.Leg.ENTRY:
                 return order.filled_quantity
         return trade.orders.filter(leg=Order.Leg.ENTRY).values_list("filled_quantity", flat=True).first() or 0
+
+
+def _save_each(rows, fields: list[str]) -> None:
+    """One UPDATE per row: Django's bulk_update builds a CASE per field and row, which costs more
+    to compile than it saves for the handful of rows a report moves."""
+    for row in rows:
+        row.save(update_fields=[*fields, "updated_at"])
 
 
 ORDER_FILL_FIELDS = ["filled_quantity", "average_fill_price", "status"]

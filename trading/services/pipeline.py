@@ -503,9 +503,9 @@ def _record_outcomes(sent: list[_Bracket]) -> None:
     }
     for item in sent:
         item.problem = ended.get(item.trade.pk, "")
-        item.candidate.status = Candidate.Status.FAILED if item.problem else Candidate.Status.EXECUTED
-        item.candidate.reason = item.problem[:300]
-    Candidate.objects.bulk_update([item.candidate for item in sent], ["status", "reason"])
+        _set_candidate(
+            item.candidate, Candidate.Status.FAILED if item.problem else Candidate.Status.EXECUTED, item.problem
+        )
 
 
 def _adopt_existing(broker, entry: Order, bracket: BracketRequest) -> bool:
