@@ -30,7 +30,18 @@ def setup_django(name: str) -> Path:
 
     django.setup()
     call_command("migrate", "--noinput", verbosity=0)
+    if os.environ.get("DATABASE_URL"):
+        _settle_postgres()
     return workdir
+
+
+def _settle_postgres() -> None:
+    """Flush what creating and migrating the database wrote, so that its write-back does not
+    land inside the first timed commit (seen: a 0.2 s stall in a 0.3 s run)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CHECKPOINT")
 
 
 def _throwaway_postgres(url: str, name: str) -> str:
