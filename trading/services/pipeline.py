@@ -251,8 +251,9 @@ def _run_steps(run, broker: BaseBroker, *, options: RunOptions, risk: RiskConfig
     run_heartbeat(run)
 
     failures = _execute(run, broker, chosen, risk=risk, dry_run=dry_run, moment=moment)
-    run.executed_count = Candidate.objects.filter(run=run, status=Candidate.Status.EXECUTED).count()
-    run.save(update_fields=["scanned_count", "scored_count", "rejected_count", "executed_count"])
+    # Only the chosen can have been executed, and their objects carry their outcome; run_finish
+    # saves the counts with the rest of the run.
+    run.executed_count = sum(1 for c in chosen if c.status == Candidate.Status.EXECUTED)
     run_finish(
         run,
         status=PipelineRun.Status.PARTIAL if failures else PipelineRun.Status.SUCCEEDED,
@@ -503,9 +504,12 @@ def _record_outcomes(sent: list[_Bracket]) -> None:
     }
     for item in sent:
         item.problem = ended.get(item.trade.pk, "")
-        _set_candidate(
-            item.candidate, Candidate.Status.FAILED if item.problem else Candidate.Status.EXECUTED, item.problem
-        )
+        if item.problem:
+            _set_candidate(item.candidate, Candidate.Status.FAILED, item.problem)
+        else:
+            item.candidate.status, item.candidate.reason = Candidate.Status.EXECUTED, ""
+    executed = [item.candidate.pk for item in sent if not item.problem]
+    Candidate.objects.filter(pk__in=executed).update(status=Candidate.Status.EXECUTED, reason="")
 
 
 def _adopt_existing(broker, entry: Order, bracket: BracketRequest) -> bool:
