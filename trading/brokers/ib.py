@@ -873,7 +873,9 @@ def _book_status(trade, error: _IBError | None) -> str:
         return Order.Status.REJECTED
     if filled > 0:
         return Order.Status.PARTIALLY_FILLED
-    if status in UNACKNOWLEDGED_STATUSES:
+    # Acknowledged as _acknowledged() means it: ib_insync fills in the permId from IB's openOrder
+    # but leaves the status at PendingSubmit until the orderStatus message that follows it.
+    if not _acknowledged(trade):
         return Order.Status.SUBMITTED
     return Order.Status.WORKING
 

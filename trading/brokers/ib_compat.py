@@ -27,6 +27,8 @@ Stock = _lib.Stock
 Order = _lib.Order
 ExecutionFilter = _lib.ExecutionFilter
 ScannerSubscription = _lib.ScannerSubscription
+Trade = _lib.Trade
+OrderStatus = _lib.OrderStatus
 # IB's "no value" for doubles (sys.float_info.max), the same in both libraries.
 UNSET_DOUBLE = _lib.util.UNSET_DOUBLE
 
@@ -38,6 +40,8 @@ __all__ = [
     "Contract",
     "ExecutionFilter",
     "Order",
+    "OrderStatus",
     "ScannerSubscription",
     "Stock",
+    "Trade",
 ]
