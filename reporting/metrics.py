@@ -336,20 +336,16 @@ def sharpe_ratio(daily: list[tuple[date, int]], *, equity: Decimal) -> Decimal |
         return mean / variance.sqrt() * Decimal(TRADING_DAYS_PER_YEAR).sqrt()
 
 
-_COUNTS = ("trades", "wins", "losses", "breakevens", "net", "commissions")
-
-
 _GROUP_COLUMNS = ("symbol", "exit_reason", "trades", "wins", "losses", "net", "gross_profit", "commissions")
 
 
-def _by_symbol_and_reason(qs: QuerySet[Trade]) -> list[dict]:
+def _by_symbol_and_reason(qs: QuerySet[Trade]) -> list[tuple]:
     """Counts, sums and extremes per (symbol, exit reason) in one grouped pass.
 
     Everything that is a plain aggregate comes from these few rows: the totals, the exit-reason
-    breakdown and the per-symbol table are all folded from them here. The rows are read as the
-    driver hands them over (`row_chunks`): every figure but the extremes is an integer already, and
-    only the one highest and one lowest P&L of the period are made Decimals (`_totals`), not every
-    group's.
+    breakdown and the per-symbol table are all folded from them (`_Breakdown`). The rows are kept
+    as the driver hands them over (`row_chunks`): every figure but the two extremes is an integer
+    already.
     """
     grouped = (
         qs.values("symbol", "exit_reason")
@@ -365,76 +361,93 @@ def _by_symbol_and_reason(qs: QuerySet[Trade]) -> list[dict]:
         )
         .values_list(*_GROUP_COLUMNS, "highest", "lowest")
     )
-    result = []
-    for chunk in row_chunks(grouped):
-        for *values, highest, lowest in chunk:
-            row = dict(zip(_GROUP_COLUMNS, values, strict=True))
-            row["breakevens"] = row["trades"] - row["wins"] - row["losses"]
-            row["highest"], row["lowest"] = highest, lowest
-            result.append(row)
-    return result
+    return [row for chunk in row_chunks(grouped) for row in chunk]
 
 
-def _totals(rows: list[dict]) -> dict:
-    """The whole period's counts and sums, from the per-(symbol, exit reason) rows."""
-    totals = {
-        key: sum(row[key] or 0 for row in rows)
-        for key in ("trades", "wins", "losses", "breakevens", "net", "gross_profit", "commissions")
-    }
-    totals["gross_loss"] = totals["net"] - totals["gross_profit"]
-    highest = max((row["highest"] for row in rows), default=None)
-    lowest = min((row["lowest"] for row in rows), default=None)
-    totals["largest_win"] = _units(highest) if highest is not None and highest > 0 else None
-    totals["largest_loss"] = _units(lowest) if lowest is not None and lowest < 0 else None
-    return totals
+@dataclass
+class _Breakdown:
+    """The period's totals, and sums per exit reason and per symbol, folded in one pass over the
+    per-(symbol, exit reason) rows (a day has about as many rows as trades, so this runs often).
+    Each exit reason's and symbol's sums are [trades, wins, losses, net units, commission units]."""
+
+    totals: dict
+    by_reason: dict[str, list[int]]
+    by_symbol: dict[str, list[int]]
+
+    @classmethod
+    def fold(cls, rows: list[tuple]) -> _Breakdown:
+        by_reason: dict[str, list[int]] = {}
+        by_symbol: dict[str, list[int]] = {}
+        trades = wins = losses = net = gross_profit = commissions = 0
+        highest = lowest = None
+        for symbol, reason, n, w, lost, units, profit, fees, high, low in rows:
+            units, fees = units or 0, fees or 0
+            trades, wins, losses, net = trades + n, wins + w, losses + lost, net + units
+            gross_profit, commissions = gross_profit + (profit or 0), commissions + fees
+            for key, into in ((reason, by_reason), (symbol, by_symbol)):
+                sums = into.get(key)
+                if sums is None:
+                    into[key] = [n, w, lost, units, fees]
+                else:
+                    sums[0] += n
+                    sums[1] += w
+                    sums[2] += lost
+                    sums[3] += units
+                    sums[4] += fees
+            if high is not None and (highest is None or high > highest):
+                highest = high
+            if low is not None and (lowest is None or low < lowest):
+                lowest = low
+        totals = {
+            "trades": trades,
+            "wins": wins,
+            "losses": losses,
+            "breakevens": trades - wins - losses,
+            "net": net,
+            "gross_profit": gross_profit,
+            "gross_loss": net - gross_profit,
+            "commissions": commissions,
+            "largest_win": _units(highest) if highest is not None and highest > 0 else None,
+            "largest_loss": _units(lowest) if lowest is not None and lowest < 0 else None,
+        }
+        return cls(totals=totals, by_reason=by_reason, by_symbol=by_symbol)
+
+    def exit_reasons(self) -> dict[str, dict]:
+        """Every known exit reason (zeros when unused), then any other recorded value."""
+        known = Trade.ExitReason.values
+        reasons = list(known) + sorted(r for r in self.by_reason if r not in known)
+        result = {}
+        for reason in reasons:
+            n, w, lost, units, _ = self.by_reason.get(reason, (0, 0, 0, 0, 0))
+            result[reason or "unknown"] = {
+                "trades": n,
+                "wins": w,
+                "losses": lost,
+                "breakevens": n - w - lost,
+                "net_pnl": _cents(units),
+            }
+        return result
+
+    def symbols(self) -> list[dict]:
+        return [
+            {
+                "symbol": symbol,
+                "trades": n,
+                "wins": w,
+                "losses": lost,
+                "breakevens": n - w - lost,
+                "win_rate": _ratio(Decimal(w) / n),
+                "net_pnl": _cents(units),
+                "commissions": _cents(fees),
+            }
+            for symbol, (n, w, lost, units, fees) in sorted(self.by_symbol.items())
+        ]
 
 
 def _units(value: Decimal | float | int) -> int:
     """A stored P&L as it came from the driver (Decimal; SQLite: a float or an int) in 1/10,000ths."""
     exact = value if isinstance(value, Decimal) else Decimal(repr(value))
     return int(exact.scaleb(4).to_integral_value(rounding=ROUND_HALF_EVEN))
-
-
-def _fold(rows: list[dict], field: str) -> dict[str, dict]:
-    folded: dict[str, dict] = {}
-    for row in rows:
-        into = folded.setdefault(row[field], dict.fromkeys(_COUNTS, 0))
-        for key in _COUNTS:
-            into[key] += row[key] or 0
-    return folded
-
-
-def exit_reason_breakdown(rows: list[dict]) -> dict[str, dict]:
-    """Every known exit reason (zeros when unused), then any other recorded value."""
-    by_reason = _fold(rows, "exit_reason")
-    reasons = list(Trade.ExitReason.values) + sorted(r for r in by_reason if r not in Trade.ExitReason.values)
-    result = {}
-    for reason in reasons:
-        row = by_reason.get(reason, dict.fromkeys(_COUNTS, 0))
-        result[reason or "unknown"] = {
-            "trades": row["trades"],
-            "wins": row["wins"],
-            "losses": row["losses"],
-            "breakevens": row["breakevens"],
-            "net_pnl": _cents(row["net"]),
-        }
-    return result
-
-
-def symbol_table(rows: list[dict]) -> list[dict]:
-    return [
-        {
-            "symbol": symbol,
-            "trades": row["trades"],
-            "wins": row["wins"],
-            "losses": row["losses"],
-            "breakevens": row["breakevens"],
-            "win_rate": _ratio(Decimal(row["wins"]) / row["trades"]),
-            "net_pnl": _cents(row["net"]),
-            "commissions": _cents(row["commissions"]),
-        }
-        for symbol, row in sorted(_fold(rows, "symbol").items())
-    ]
 
 
 def open_trade_rows(*, period: Period) -> list[dict]:
@@ -526,7 +539,8 @@ def metrics_compute(*, period: Period, equity: Decimal | None = None) -> dict:
         breakdown, drawdown_units, held, daily = concurrently(*passes, using=qs.db)
     else:
         breakdown, drawdown_units, held, daily = (run() for run in passes)
-    t = _totals(breakdown)
+    folded = _Breakdown.fold(breakdown)
+    t = folded.totals
     count, wins, losses = t["trades"], t["wins"], t["losses"]
     gross_profit = units_to_money(t["gross_profit"])
     gross_loss = units_to_money(t["gross_loss"])
@@ -562,8 +576,8 @@ def metrics_compute(*, period: Period, equity: Decimal | None = None) -> dict:
         "max_drawdown": str(to_cents(drawdown)),
         "max_drawdown_pct": _ratio(drawdown / equity * 100) if equity > 0 else None,
         "sharpe_ratio": _ratio(sharpe),
-        "exit_reasons": exit_reason_breakdown(breakdown),
-        "per_symbol": symbol_table(breakdown),
+        "exit_reasons": folded.exit_reasons(),
+        "per_symbol": folded.symbols(),
         "commissions": _cents(t["commissions"]),
         "starting_equity": str(to_cents(equity)),
         "open_trades": len(open_rows),
