@@ -7,6 +7,7 @@ DATABASE_URL names is never written to.
 
 import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -14,10 +15,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def setup_django(name: str) -> Path:
-    """Point Django at a fresh database for this benchmark and migrate it."""
+def setup_django(name: str, *, keep: bool = False) -> Path:
+    """Point Django at a fresh database for this benchmark and migrate it. Its working directory
+    (the SQLite file, any reports) goes when the process ends, unless `keep`."""
     sys.path.insert(0, str(ROOT))
     workdir = Path(tempfile.mkdtemp(prefix=f"tradelabs-bench-{name}-"))
+    if not keep:
+        atexit.register(_remove, workdir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradelabs_site.settings.base")
     os.environ["TRADE_LABS_DATA_DIR"] = str(workdir)
     os.environ["TRADE_LABS_LOG_LEVEL"] = "WARNING"
@@ -33,6 +37,13 @@ def setup_django(name: str) -> Path:
     if os.environ.get("DATABASE_URL"):
         _settle_postgres()
     return workdir
+
+
+def _remove(workdir: Path) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _settle_postgres() -> None:

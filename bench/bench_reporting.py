@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the throwaway SQLite file and reports.")
     args = parser.parse_args()
     os.environ.setdefault("ALLOWED_HOSTS", "localhost,testserver")
-    workdir = setup_django("reporting")
+    workdir = setup_django("reporting", keep=args.keep)
 
     from django.conf import settings
     from django.contrib.auth import get_user_model
@@ -191,9 +191,6 @@ def main() -> None:
         print("BENCH " + json.dumps(line))
     if args.keep:
         print(f"(throwaway data kept in {workdir})")
-    else:
-        connection.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _export(client, repeat: int) -> dict:
