@@ -6,6 +6,7 @@ Decimal prices and aware UTC datetimes, so the pipeline never sees a broker libr
 types. Backends are configured by alias in `settings.BROKERS` (see `trading.brokers`).
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -196,6 +197,24 @@ class BaseBroker:
         returned as it stands, never sent again.
         """
         raise NotImplementedError
+
+    def place_brackets(self, brackets: list[BracketRequest], *, at: datetime) -> Iterator[BracketResult | BrokerError]:
+        """Send several brackets: yields one outcome per bracket, in order, as each is known —
+        its BracketResult, or the BrokerError that stopped it (the others still go). A
+        SafetyError is raised, not yielded: nothing after it may be sent.
+
+        This one sends them one by one through `place_bracket`. A broker that can accept several
+        at once overrides it, and keeps the same outcomes and the same idempotency.
+        """
+        for bracket in brackets:
+            try:
+                result = self.place_bracket(bracket, at=at)
+            except SafetyError:
+                raise
+            except BrokerError as exc:
+                yield exc
+            else:
+                yield result
 
     def place_order(self, order: OrderRequest, *, at: datetime) -> BracketResult:
         """Send one stand-alone order (a market exit). Idempotent by order_ref, like place_bracket."""

@@ -416,9 +416,14 @@ def _execute_brackets(run, broker, planned: list[_Bracket], *, dry_run: bool, mo
     to_send = _record_intents(run, broker, planned, dry_run=dry_run)
     failpoint("after_intent_recorded")
     try:
-        for item in to_send:
-            _send(broker, item, dry_run=dry_run, moment=moment)
-            run_heartbeat(run)
+        if dry_run:
+            for item in to_send:
+                _fill_locally(item.trade, item.candidate, moment)
+                _set_candidate(
+                    item.candidate, Candidate.Status.EXECUTED, "dry run: filled locally, nothing sent to the broker"
+                )
+        else:
+            _send(run, broker, to_send, moment=moment)
     finally:
         # What was sent is recorded even when a safety refusal stops the brackets after it.
         _record_outcomes([item for item in to_send if item.result is not None])
@@ -472,19 +477,17 @@ def _record_one_intent(run, item: _Bracket, *, dry_run: bool) -> Trade | None:
         return None
 
 
-def _send(broker, item: _Bracket, *, dry_run: bool, moment) -> None:
-    if dry_run:
-        _fill_locally(item.trade, item.candidate, moment)
-        _set_candidate(item.candidate, Candidate.Status.EXECUTED, "dry run: filled locally, nothing sent to the broker")
-        return
-    try:
-        item.result = broker.place_bracket(item.request, at=moment)
-    except SafetyError:
-        raise
-    except BrokerError as exc:
-        item.problem = _record_send_failure(item.trade, item.candidate, exc)
-        return
-    failpoint("after_send")
+def _send(run, broker, items: list[_Bracket], *, moment) -> None:
+    """Hand the brackets to the broker; keep each one's answer as it comes, and record a refusal
+    on its trade and candidate at once. A SafetyError stops the rest (raised by the broker)."""
+    outcomes = broker.place_brackets([item.request for item in items], at=moment)
+    for item, outcome in zip(items, outcomes, strict=True):
+        if isinstance(outcome, BrokerError):
+            item.problem = _record_send_failure(item.trade, item.candidate, outcome)
+        else:
+            item.result = outcome
+            failpoint("after_send")
+        run_heartbeat(run)
 
 
 def _record_outcomes(sent: list[_Bracket]) -> None:
