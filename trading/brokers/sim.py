@@ -2,6 +2,7 @@
 process and database; no network, no account. It is to brokers what locmem is to email.
 """
 
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from trading.brokers.base import (
     BaseBroker,
     BracketRequest,
     BracketResult,
+    BrokerError,
     BrokerPosition,
     Execution,
     OrderRequest,
@@ -111,14 +113,28 @@ class SimBroker(BaseBroker):
         return AccountInfo(account_id=account.account_id, is_paper=True, cash=account.cash)
 
     def place_bracket(self, bracket: BracketRequest, *, at: datetime) -> BracketResult:
-        from trading.sim.engine import sim_place_bracket
+        return self._place([bracket], at=at)[0]
 
-        orders, executions = sim_place_bracket(
-            account=self._account_row, bracket=bracket, at=at, market=self.market, slippage_bps=self.slippage_bps
+    def place_brackets(self, brackets: list[BracketRequest], *, at: datetime) -> Iterator[BracketResult | BrokerError]:
+        if type(self).place_bracket is not SimBroker.place_bracket:
+            # A subclass that changes how one bracket goes (tests inject faults so) is asked one by one.
+            yield from super().place_brackets(brackets, at=at)
+            return
+        yield from self._place(list(brackets), at=at)
+
+    def _place(self, brackets: list[BracketRequest], *, at: datetime) -> list[BracketResult]:
+        """The brackets accepted together, in one transaction of the SIM broker."""
+        from trading.sim.engine import sim_place_brackets
+
+        placed = sim_place_brackets(
+            account=self._account_row, brackets=brackets, at=at, market=self.market, slippage_bps=self.slippage_bps
         )
-        return BracketResult(
-            orders=[self._state(order) for order in orders], executions=[self._execution(e) for e in executions]
-        )
+        return [
+            BracketResult(
+                orders=[self._state(order) for order in orders], executions=[self._execution(e) for e in executions]
+            )
+            for orders, executions in placed
+        ]
 
     def place_order(self, order: OrderRequest, *, at: datetime) -> BracketResult:
         from trading.sim.engine import sim_place_order

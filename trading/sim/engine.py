@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import numpy as np
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from trading import sessions
 from trading.brokers.base import BracketRequest, OrderRequest
@@ -32,11 +32,24 @@ def _slipped(price: Decimal, side: str, slippage_bps: Decimal) -> Decimal:
     return (price * (1 - slippage_bps / BPS)).quantize(CENT, rounding=ROUND_FLOOR)
 
 
-def _apply_to_position(account: SimAccount, symbol: str, side: str, quantity: int, price: Decimal) -> None:
-    # The caller holds the account's row lock, so no other writer can create this position meanwhile.
-    position = SimPosition.objects.filter(account=account, symbol=symbol).first() or SimPosition(
-        account=account, symbol=symbol
-    )
+def _apply_to_positions(account: SimAccount, fills: list[tuple[str, str, int, Decimal]]) -> None:
+    """Move the account's positions by these fills (symbol, side, quantity, price), in order:
+    one read for all their symbols, and each changed position written once."""
+    # The caller holds the account's row lock, so no other writer can create a position meanwhile.
+    symbols = {symbol for symbol, *_ in fills}
+    positions = {p.symbol: p for p in SimPosition.objects.filter(account=account, symbol__in=symbols)}
+    new = {}
+    for symbol, side, quantity, price in fills:
+        position = positions.get(symbol)
+        if position is None:
+            position = positions[symbol] = new[symbol] = SimPosition(account=account, symbol=symbol)
+        _move(position, side, quantity, price)
+    SimPosition.objects.bulk_create(new.values())
+    for symbol in symbols - new.keys():
+        positions[symbol].save(update_fields=["quantity", "average_cost"])
+
+
+def _move(position: SimPosition, side: str, quantity: int, price: Decimal) -> None:
     signed = quantity if side == "BUY" else -quantity
     old = position.quantity
     new = old + signed
@@ -47,7 +60,6 @@ def _apply_to_position(account: SimAccount, symbol: str, side: str, quantity: in
     elif new == 0:
         position.average_cost = Decimal(0)
     position.quantity = new
-    position.save()
 
 
 def _execute(
@@ -61,24 +73,36 @@ def _execute(
         order.save(force_insert=True)
     else:
         order.save(update_fields=["status", "filled_quantity"])
-    commission = commission_for(order.quantity, price, commission_schedule)
-    # A SIM order fills whole, once (only working orders execute), so one exec id per order;
-    # the id is unique, so a second execution of the same order could never be stored.
-    execution = SimExecution.objects.create(
-        account=account,
-        exec_id=f"SIM-{account.pk}-{order.pk}-1",
-        order=order,
-        symbol=order.symbol,
-        side=order.side,
-        quantity=order.quantity,
-        price=price,
-        commission=commission,
-        executed_at=at,
-    )
-    value = price * order.quantity
-    account.cash += (-value if order.side == "BUY" else value) - commission
-    _apply_to_position(account, order.symbol, order.side, order.quantity, price)
-    return execution
+    return _record_executions(account, [(order, price, at)], commission_schedule)[0]
+
+
+def _record_executions(
+    account: SimAccount, fills: list[tuple[SimOrder, Decimal, datetime]], commission_schedule
+) -> list[SimExecution]:
+    """Store the executions of these stored, filled orders (order, price, time) and move the
+    account's positions and, in memory, its cash."""
+    executions = [
+        SimExecution(
+            account=account,
+            # A SIM order fills whole, once (only working orders execute), so one exec id per order;
+            # the id is unique, so a second execution of the same order could never be stored.
+            exec_id=f"SIM-{account.pk}-{order.pk}-1",
+            order=order,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity,
+            price=price,
+            commission=commission_for(order.quantity, price, commission_schedule),
+            executed_at=at,
+        )
+        for order, price, at in fills
+    ]
+    SimExecution.objects.bulk_create(executions)
+    for execution in executions:
+        value = execution.price * execution.quantity
+        account.cash += (-value if execution.side == "BUY" else value) - execution.commission
+    _apply_to_positions(account, [(e.symbol, e.side, e.quantity, e.price) for e in executions])
+    return executions
 
 
 def _create(account, request: OrderRequest, *, parent, oca_group, at) -> SimOrder:
@@ -119,41 +143,97 @@ def sim_place_bracket(
     slippage_bps: Decimal,
     commission_schedule: dict | None = None,
 ) -> tuple[list[SimOrder], list[SimExecution]]:
-    """Accept a bracket: its orders and the entry's execution (if it filled). Idempotent by
-    order ref: a bracket already held is returned as it stands, never placed again."""
-    refs = [leg.order_ref for leg in bracket.legs]
+    """Accept a bracket: its orders and the entry's execution (if it filled); see sim_place_brackets."""
+    return sim_place_brackets(
+        account=account,
+        brackets=[bracket],
+        at=at,
+        market=market,
+        slippage_bps=slippage_bps,
+        commission_schedule=commission_schedule,
+    )[0]
+
+
+def sim_place_brackets(
+    *,
+    account: SimAccount,
+    brackets: list[BracketRequest],
+    at: datetime,
+    market,
+    slippage_bps: Decimal,
+    commission_schedule: dict | None = None,
+) -> list[tuple[list[SimOrder], list[SimExecution]]]:
+    """Accept brackets, all in one transaction: for each, its orders and its entry's execution
+    (if it filled). Idempotent by order ref: a bracket already held is returned as it stands,
+    never placed again."""
+    refs = [leg.order_ref for bracket in brackets for leg in bracket.legs]
     existing = {o.order_ref: o for o in SimOrder.objects.filter(account=account, order_ref__in=refs)}
-    if len(existing) == 3:
-        orders = [existing[ref] for ref in refs]
-        return orders, list(SimExecution.objects.filter(order__in=orders).select_related("order").order_by("id"))
-    if existing:
-        # A half-accepted bracket cannot happen inside one transaction; refuse rather than guess.
-        raise IntegrityError(f"bracket partly known to the SIM broker: {sorted(existing)}")
+    held = {}
+    for bracket in brackets:
+        known = [existing[leg.order_ref] for leg in bracket.legs if leg.order_ref in existing]
+        if len(known) == len(bracket.legs):
+            held[bracket.entry.order_ref] = known
+        elif known:
+            # A half-accepted bracket cannot happen inside one transaction; refuse rather than guess.
+            raise IntegrityError(f"bracket partly known to the SIM broker: {sorted(o.order_ref for o in known)}")
+    fresh = [bracket for bracket in brackets if bracket.entry.order_ref not in held]
+    accepted = _accept(account, fresh, at=at, market=market, slippage_bps=slippage_bps, schedule=commission_schedule)
+    results = []
+    for bracket in brackets:
+        orders = held.get(bracket.entry.order_ref)
+        if orders is None:
+            results.append(accepted[bracket.entry.order_ref])
+        else:
+            executions = SimExecution.objects.filter(order__in=orders).select_related("order").order_by("id")
+            results.append((orders, list(executions)))
+    return results
+
+
+def _accept(account: SimAccount, brackets: list[BracketRequest], *, at, market, slippage_bps, schedule) -> dict:
+    """Place new brackets: each entry fills at the touch plus slippage, or is rejected (its
+    exits cancelled) when there is no tradable quote. Keyed by entry ref."""
+    if not brackets:
+        return {}
     with transaction.atomic():
         account = SimAccount.objects.select_for_update().get(pk=account.pk)
-        quote = market.quote(bracket.entry.symbol, at)
-        touch = _tradable_touch(quote, bracket.entry.side)
-        parent = _create(account, bracket.entry, parent=None, oca_group="", at=at)
-        oca = f"OCA-{bracket.entry.order_ref}"
-        children = [
-            _create(account, leg, parent=parent, oca_group=oca, at=at) for leg in (bracket.stop, bracket.target)
-        ]
-        executions = []
-        if touch is None:
-            reason = f"no tradable quote for {bracket.entry.symbol} at {at:%Y-%m-%d %H:%M} UTC"
-            parent.status, parent.reason = SimOrder.Status.REJECTED, reason
-            parent.save(force_insert=True)
-            for child in children:
-                child.status, child.reason = SimOrder.Status.CANCELLED, reason
-        else:
-            price = _slipped(touch, parent.side, slippage_bps)
-            executions.append(
-                _execute(account, parent, price=price, at=quote.time or at, commission_schedule=commission_schedule)
-            )
-        SimOrder.objects.bulk_create(children)
+        parents, children, fills = [], [], []
+        for bracket in brackets:
+            quote = market.quote(bracket.entry.symbol, at)
+            touch = _tradable_touch(quote, bracket.entry.side)
+            parent = _create(account, bracket.entry, parent=None, oca_group="", at=at)
+            oca = f"OCA-{bracket.entry.order_ref}"
+            exits = [_create(account, leg, parent=None, oca_group=oca, at=at) for leg in (bracket.stop, bracket.target)]
+            if touch is None:
+                reason = f"no tradable quote for {bracket.entry.symbol} at {at:%Y-%m-%d %H:%M} UTC"
+                parent.status, parent.reason = SimOrder.Status.REJECTED, reason
+                for child in exits:
+                    child.status, child.reason = SimOrder.Status.CANCELLED, reason
+            else:
+                parent.status, parent.filled_quantity = SimOrder.Status.FILLED, parent.quantity
+                fills.append((parent, _slipped(touch, parent.side, slippage_bps), quote.time or at))
+            parents.append(parent)
+            children.append(exits)
+        _insert_with_keys(parents)
+        for parent, exits in zip(parents, children, strict=True):
+            for child in exits:
+                child.parent = parent
+        SimOrder.objects.bulk_create([child for exits in children for child in exits])
+        executions = {e.order_id: e for e in _record_executions(account, fills, schedule)}
         _advance_clock(account, at)
         account.save(update_fields=["cash", "clock"])
-    return [parent, *children], executions
+    return {
+        parent.order_ref: ([parent, *exits], [executions[parent.pk]] if parent.pk in executions else [])
+        for parent, exits in zip(parents, children, strict=True)
+    }
+
+
+def _insert_with_keys(orders: list[SimOrder]) -> None:
+    """Insert orders and learn their keys (the executions' ids and the exits' parent need them)."""
+    if connection.features.can_return_rows_from_bulk_insert:
+        SimOrder.objects.bulk_create(orders)
+    else:
+        for order in orders:
+            order.save(force_insert=True)
 
 
 def sim_place_order(

@@ -3,12 +3,16 @@ bracket it already holds is returned as it stands."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
+from django.db import IntegrityError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trading.brokers.base import BracketRequest, OrderRequest, Quote
-from trading.sim.engine import sim_account_get, sim_advance, sim_place_bracket
-from trading.sim.models import SimExecution, SimOrder, SimPosition
+from trading.sim.engine import sim_account_get, sim_advance, sim_place_bracket, sim_place_brackets
+from trading.sim.models import SimAccount, SimExecution, SimOrder, SimPosition
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +32,9 @@ class OneQuoteMarket:
         return False  # nothing to work on advance: no minute paths here
 
 
-def _bracket(symbol="ABC", quantity=10):
+def _bracket(symbol="ABC", quantity=10, key=""):
     def leg(name, side, order_type, **prices):
-        return OrderRequest(f"TL-test-{symbol}-{name}", name, symbol, side, order_type, quantity, **prices)
+        return OrderRequest(f"TL-test-{symbol}{key}-{name}", name, symbol, side, order_type, quantity, **prices)
 
     return BracketRequest(
         entry=leg("entry", "BUY", "MKT"),
@@ -93,3 +97,80 @@ def test_advancing_with_nothing_to_work_writes_only_the_clock():
     sim_advance(account=account, at=AT, market=OneQuoteMarket(None, None), slippage_bps=Decimal(0))
     account.refresh_from_db()
     assert account.clock == AT and account.cash == Decimal("100000")
+
+
+class QuotesBySymbol:
+    """A market with one quote per symbol; a symbol it does not know has no tradable quote."""
+
+    def __init__(self, asks: dict[str, Decimal]):
+        self.asks = asks
+
+    def quote(self, symbol, at):
+        ask = self.asks.get(symbol)
+        bid = None if ask is None else ask - Decimal("0.01")
+        return Quote(symbol=symbol, bid=bid, ask=ask, last=ask, time=at)
+
+    def __contains__(self, symbol):
+        return False
+
+
+def _book_of(account) -> dict:
+    """What an account ended with, in terms that do not depend on row ids."""
+    account.refresh_from_db()
+    orders = SimOrder.objects.filter(account=account).select_related("parent").order_by("order_ref")
+    executions = SimExecution.objects.filter(account=account).select_related("order").order_by("order__order_ref")
+    return {
+        "cash": account.cash,
+        "clock": account.clock,
+        "orders": [
+            (o.order_ref, o.status, o.filled_quantity, o.reason, o.oca_group, o.parent and o.parent.order_ref)
+            for o in orders
+        ],
+        "executions": [(e.order.order_ref, e.quantity, e.price, e.commission, e.executed_at) for e in executions],
+        "positions": sorted(
+            SimPosition.objects.filter(account=account).values_list("symbol", "quantity", "average_cost")
+        ),
+    }
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["ABC", "DEF", "GHI", "NOQ"]), st.integers(1, 400)),
+        min_size=1,
+        max_size=6,
+    ),
+    st.booleans(),
+)
+def test_brackets_placed_together_end_as_they_would_one_by_one(wanted, first_already_held):
+    # NOQ has no quote: its brackets are rejected whole; a symbol twice builds one position.
+    market = QuotesBySymbol({"ABC": Decimal("10.00"), "DEF": Decimal("25.37"), "GHI": Decimal("3.1416")})
+    brackets = [_bracket(symbol, quantity, key=str(index)) for index, (symbol, quantity) in enumerate(wanted)]
+    books = []
+    for together in (True, False):
+        account = SimAccount.objects.create(account_id=f"SIM-{uuid4().hex[:12]}", cash=Decimal("100000"))
+        options = {"account": account, "at": AT, "market": market, "slippage_bps": Decimal(5)}
+        if first_already_held:
+            sim_place_bracket(bracket=brackets[0], **options)
+        if together:
+            placed = sim_place_brackets(brackets=brackets, **options)
+        else:
+            placed = [sim_place_bracket(bracket=bracket, **options) for bracket in brackets]
+        assert [[o.order_ref for o in orders] for orders, _ in placed] == [
+            [leg.order_ref for leg in bracket.legs] for bracket in brackets
+        ]
+        books.append(_book_of(account))
+    assert books[0] == books[1]
+
+
+def test_a_bracket_partly_known_to_the_broker_is_refused_with_the_rest_of_its_batch():
+    account = sim_account_get(account_id="SIM-TEST", starting_cash=Decimal("100000"))
+    market = OneQuoteMarket(Decimal("9.99"), Decimal("10.00"))
+    half = _bracket("DEF")
+    SimOrder.objects.create(
+        account=account, order_ref=half.stop.order_ref, symbol="DEF", side="SELL", quantity=10, active_from=AT
+    )
+
+    with pytest.raises(IntegrityError, match="partly known"):
+        sim_place_brackets(account=account, brackets=[_bracket(), half], at=AT, market=market, slippage_bps=Decimal(0))
+    assert SimOrder.objects.count() == 1 and not SimExecution.objects.exists()
