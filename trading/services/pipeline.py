@@ -366,15 +366,18 @@ def _execute(run, broker, chosen: list[Candidate], *, risk: RiskConfig, dry_run:
     """Size each chosen candidate and check it against the risk limits, then execute the
     brackets that pass. Returns the problems, one line per failed candidate."""
     book = RiskBook(config=risk, dry_run=dry_run, now=moment)
-    planned = []
+    planned, skipped = [], []
     for candidate in chosen:
         plan = plan_long_entry(ask=candidate.ask, config=risk)
         refusal = plan if isinstance(plan, str) else book.refusal(symbol=candidate.symbol, plan=plan)
         if refusal:
-            _set_candidate(candidate, Candidate.Status.SKIPPED, refusal)
+            candidate.status, candidate.reason = Candidate.Status.SKIPPED, refusal[:300]
+            skipped.append(candidate)
             continue
         book.accept(symbol=candidate.symbol, plan=plan)
         planned.append(_Bracket(candidate, _bracket_for(run, candidate, plan)))
+    # One statement for the refusals (names already held, limits reached), not one commit each.
+    Candidate.objects.bulk_update(skipped, ["status", "reason"])
     return _execute_brackets(run, broker, planned, dry_run=dry_run, moment=moment)
 
 
