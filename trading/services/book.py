@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import structlog
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from trading.brokers.base import BracketRequest, Execution, OrderState
 from trading.models import Candidate, Fill, Order, OrderEvent, PipelineRun, Position, Side, Trade
@@ -333,10 +333,39 @@ class _FillBatch:
 
 
 def _save_each(rows, fields: list[str]) -> None:
-    """One UPDATE per row: Django's bulk_update builds a CASE per field and row, which costs more
-    to compile than it saves for the handful of rows a report moves."""
+    """Write these fields (and updated_at) of each row. On PostgreSQL, one UPDATE from a VALUES
+    list: each statement there is a round trip (~1 ms), and a run moves up to 25 rows at once.
+    Elsewhere (SQLite, in-process) one UPDATE per row: Django's bulk_update builds a CASE per
+    field and row, which costs more to compile than it saves."""
+    rows = list(rows)
+    fields = [*fields, "updated_at"]
+    if len(rows) > 1 and connection.vendor == "postgresql":
+        _update_from_values(rows, fields)
+        return
     for row in rows:
-        row.save(update_fields=[*fields, "updated_at"])
+        row.save(update_fields=fields)
+
+
+def _update_from_values(rows: list, fields: list[str]) -> None:
+    """UPDATE ... FROM (VALUES ...): every row's fields in one statement (PostgreSQL)."""
+    meta = rows[0]._meta
+    columns = [meta.get_field(name) for name in fields]
+    key, quote = meta.pk, connection.ops.quote_name
+    placeholders = ", ".join(f"%s::{field.cast_db_type(connection)}" for field in [key, *columns])
+    names = ", ".join(quote(field.column) for field in [key, *columns])
+    assignments = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}" for field in columns)
+    params = []
+    for row in rows:
+        # pre_save gives each field's value as save() would (and stamps the auto_now updated_at).
+        values = [field.get_db_prep_save(field.pre_save(row, add=False), connection) for field in columns]
+        params += [row.pk, *values]
+    table = quote(meta.db_table)
+    sql = (
+        f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([f'({placeholders})'] * len(rows))}) "
+        f"AS v({names}) WHERE {table}.{quote(key.column)} = v.{quote(key.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 ORDER_FILL_FIELDS = ["filled_quantity", "average_fill_price", "status"]
