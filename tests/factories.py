@@ -6,6 +6,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 
+from trading.brokers.base import BracketRequest, OrderRequest
 from trading.models import Candidate, Fill, Order, PipelineRun, Position, Trade
 
 
@@ -104,3 +105,17 @@ class PositionFactory(factory.django.DjangoModelFactory):
     symbol = factory.Sequence(lambda n: f"P{n}")
     quantity = 100
     average_cost = Decimal("50.00")
+
+
+def bracket_request(symbol: str, quantity: int, *, ref: str, stop: str, target: str) -> BracketRequest:
+    """A long bracket as the pipeline sends one: market entry, stop and limit target; every leg's
+    ref starts with `ref`, so brackets of one test never share a key."""
+
+    def leg(name, side, order_type, **prices):
+        return OrderRequest(f"{ref}-{name}", name, symbol, side, order_type, quantity, **prices)
+
+    return BracketRequest(
+        entry=leg("entry", "BUY", "MKT"),
+        stop=leg("stop", "SELL", "STP", stop_price=Decimal(stop)),
+        target=leg("target", "SELL", "LMT", limit_price=Decimal(target)),
+    )

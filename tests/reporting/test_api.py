@@ -25,11 +25,6 @@ LISTS = ["runs", "candidates", "orders", "trades", "positions", "reports"]
 RECONCILIATION_LISTS = ["reconciliation-runs", "discrepancies"]
 
 
-@pytest.fixture(autouse=True)
-def reports_dir(settings, tmp_path):
-    settings.TRADE_LABS_REPORTS_DIR = tmp_path / "reports"
-
-
 @pytest.fixture
 def book():
     """Two runs; three closed trades on two New York dates, one open, one dry run; orders, positions, a report."""

@@ -27,11 +27,6 @@ from .factories import closed_trade, ny
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def reports_dir(settings, tmp_path):
-    settings.TRADE_LABS_REPORTS_DIR = tmp_path / "reports"
-
-
 @pytest.fixture
 def awkward_book():
     run = PipelineRunFactory(backend="sim")

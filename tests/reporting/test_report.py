@@ -25,12 +25,6 @@ pytestmark = pytest.mark.django_db
 FRIDAY = ny(2026, 11, 20).date()
 
 
-@pytest.fixture(autouse=True)
-def reports_dir(settings, tmp_path):
-    settings.TRADE_LABS_REPORTS_DIR = tmp_path / "reports"
-    return settings.TRADE_LABS_REPORTS_DIR
-
-
 @pytest.fixture
 def friday_trades():
     closed_trade(symbol="AAA", pnl="198.00", entry=ny(2026, 11, 20, 10, 0), exit=ny(2026, 11, 20, 12, 0))

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from tests.factories import PipelineRunFactory
-from trading.brokers.base import BracketRequest, Execution, OrderRequest, OrderState
+from tests.factories import PipelineRunFactory, bracket_request
+from trading.brokers.base import BracketRequest, Execution, OrderState
 from trading.models import Fill, Order, OrderEvent, Position, Trade
 from trading.services.book import fill_record, fills_record, order_apply_states, trade_record_intent
 
@@ -22,14 +22,7 @@ _symbols = itertools.count()
 
 
 def _bracket(symbol: str, quantity: int) -> BracketRequest:
-    def leg(name, side, order_type, **prices):
-        return OrderRequest(f"TL-book-{symbol}-{name}", name, symbol, side, order_type, quantity, **prices)
-
-    return BracketRequest(
-        entry=leg("entry", "BUY", "MKT"),
-        stop=leg("stop", "SELL", "STP", stop_price=Decimal("9.00")),
-        target=leg("target", "SELL", "LMT", limit_price=Decimal("12.00")),
-    )
+    return bracket_request(symbol, quantity, ref=f"TL-book-{symbol}", stop="9.00", target="12.00")
 
 
 def _trade(symbol: str, quantity: int) -> Trade:

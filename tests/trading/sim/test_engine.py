@@ -10,7 +10,8 @@ from django.db import IntegrityError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trading.brokers.base import BracketRequest, OrderRequest, Quote
+from tests.factories import bracket_request
+from trading.brokers.base import Quote
 from trading.sim.engine import sim_account_get, sim_advance, sim_place_bracket, sim_place_brackets
 from trading.sim.models import SimAccount, SimExecution, SimOrder, SimPosition
 
@@ -33,14 +34,7 @@ class OneQuoteMarket:
 
 
 def _bracket(symbol="ABC", quantity=10, key=""):
-    def leg(name, side, order_type, **prices):
-        return OrderRequest(f"TL-test-{symbol}{key}-{name}", name, symbol, side, order_type, quantity, **prices)
-
-    return BracketRequest(
-        entry=leg("entry", "BUY", "MKT"),
-        stop=leg("stop", "SELL", "STP", stop_price=Decimal("9.50")),
-        target=leg("target", "SELL", "LMT", limit_price=Decimal("11.00")),
-    )
+    return bracket_request(symbol, quantity, ref=f"TL-test-{symbol}{key}", stop="9.50", target="11.00")
 
 
 def _place(market, bracket=None):
