@@ -356,9 +356,14 @@ def _storable(value):
     return value.quantize(Decimal("0.0001"))
 
 
-def _set_candidate(candidate: Candidate, status: str, reason: str = "") -> None:
+def _mark_candidate(candidate: Candidate, status: str, reason: str = "") -> None:
+    """The candidate's outcome, in memory (the caller writes it, alone or with others)."""
     candidate.status = status
-    candidate.reason = reason[:300]
+    candidate.reason = reason[: Candidate._meta.get_field("reason").max_length]
+
+
+def _set_candidate(candidate: Candidate, status: str, reason: str = "") -> None:
+    _mark_candidate(candidate, status, reason)
     candidate.save(update_fields=["status", "reason"])
 
 
@@ -371,7 +376,7 @@ def _execute(run, broker, chosen: list[Candidate], *, risk: RiskConfig, dry_run:
         plan = plan_long_entry(ask=candidate.ask, config=risk)
         refusal = plan if isinstance(plan, str) else book.refusal(symbol=candidate.symbol, plan=plan)
         if refusal:
-            candidate.status, candidate.reason = Candidate.Status.SKIPPED, refusal[:300]
+            _mark_candidate(candidate, Candidate.Status.SKIPPED, refusal)
             skipped.append(candidate)
             continue
         book.accept(symbol=candidate.symbol, plan=plan)
@@ -513,7 +518,7 @@ def _record_outcomes(sent: list[_Bracket]) -> None:
         if item.problem:
             _set_candidate(item.candidate, Candidate.Status.FAILED, item.problem)
         else:
-            item.candidate.status, item.candidate.reason = Candidate.Status.EXECUTED, ""
+            _mark_candidate(item.candidate, Candidate.Status.EXECUTED)
     executed = [item.candidate.pk for item in sent if not item.problem]
     Candidate.objects.filter(pk__in=executed).update(status=Candidate.Status.EXECUTED, reason="")
 
