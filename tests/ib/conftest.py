@@ -31,3 +31,18 @@ def ib_client(gateway):
     ib.connect(gateway.host, gateway.port, clientId=7, timeout=5)
     yield ib
     ib.disconnect()
+
+
+@pytest.fixture
+def ib_settings(settings, gateway):
+    settings.BROKERS = {
+        **settings.BROKERS,
+        "ib": {
+            "BACKEND": "trading.brokers.ib.IBBroker",
+            # Both waits end as soon as the gateway answers; short ones made a loaded CI machine
+            # give up on acknowledgements or fills the gateway did send.
+            "OPTIONS": {"host": gateway.host, "port": gateway.port, "client_id": 31, "timeout": 3, "fill_wait": 5},
+        },
+    }
+    settings.TRADE_LABS_RISK = {**settings.TRADE_LABS_RISK, "top_n": 3}
+    return settings

@@ -6,7 +6,7 @@ import pytest
 
 from reconciliation.models import Discrepancy
 from reconciliation.services import reconciliation_run
-from tests.ib.test_ib_backend import _run, gateway, ib_settings  # noqa: F401 - fixtures
+from tests.ib.test_ib_backend import _run, gateway  # noqa: F401 - fixtures
 from trading.models import Trade
 
 pytestmark = [pytest.mark.ib, pytest.mark.django_db]

@@ -17,6 +17,9 @@ class RealLookingBroker(SimBroker):
     def account(self):
         return AccountInfo(account_id="DU111" if self.paper else "U222", is_paper=self.paper)
 
+    def is_paper_account(self):
+        return self.paper
+
     def place_bracket(self, bracket, *, at):
         type(self).placed.append(bracket)
         return super().place_bracket(bracket, at=at)
@@ -32,7 +35,14 @@ def real_broker(settings):
     sim = settings.BROKERS["sim"]
     settings.BROKERS = {
         **settings.BROKERS,
-        "real": {"BACKEND": "tests.trading.conftest.RealLookingBroker", "OPTIONS": sim["OPTIONS"]},
-        "live": {"BACKEND": "tests.trading.conftest.LiveAccountBroker", "OPTIONS": sim["OPTIONS"]},
+        # Their own SIM accounts, so what reaches them is told apart from what reaches SIM.
+        "real": {
+            "BACKEND": "tests.trading.conftest.RealLookingBroker",
+            "OPTIONS": {**sim["OPTIONS"], "account": "DU111"},
+        },
+        "live": {
+            "BACKEND": "tests.trading.conftest.LiveAccountBroker",
+            "OPTIONS": {**sim["OPTIONS"], "account": "U222"},
+        },
     }
     return RealLookingBroker

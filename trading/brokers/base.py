@@ -6,10 +6,14 @@ Decimal prices and aware UTC datetimes, so the pipeline never sees a broker libr
 types. Backends are configured by alias in `settings.BROKERS` (see `trading.brokers`).
 """
 
+import functools
+import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+
+from django.conf import settings
 
 
 class BrokerError(Exception):
@@ -54,6 +58,15 @@ class Quote:
     prev_close: Decimal | None = None
     time: datetime | None = None
     error: str = ""
+
+
+def tradable_touch(quote: Quote, side: str) -> Decimal | None:
+    """The price a market order on `side` would meet: the ask to buy, the bid to sell; None
+    when the quote is one-sided, non-positive or crossed (no order should trade on it)."""
+    touch = quote.ask if side == "BUY" else quote.bid
+    if touch is None or touch <= 0 or quote.bid is None or quote.ask is None or quote.bid > quote.ask:
+        return None
+    return touch
 
 
 @dataclass(frozen=True)
@@ -136,20 +149,117 @@ class BracketResult:
     executions: list[Execution] = field(default_factory=list)
 
 
+# Every method that changes what a broker holds (sends, cancels, modifies or closes anything).
+# Each passes `check_may_change_orders()` before its body runs, in this class and in every
+# subclass, whoever overrides it: the gate is installed by `BaseBroker.__init_subclass__`, so
+# a backend cannot forget it. A new state-changing method is added here; a new read-only one
+# to READ_ONLY_METHODS (tests/trading/test_broker_gate.py fails on a public method in neither).
+STATE_CHANGING_METHODS = frozenset({"place_bracket", "place_brackets", "place_order", "cancel_order"})
+READ_ONLY_METHODS = frozenset(
+    {
+        "connect",
+        "close",
+        "market_moment",
+        "scan",
+        "quotes",
+        "account",
+        "is_paper_account",
+        "open_orders",
+        "find_orders",
+        "executions",
+        "positions",
+        "advance_to",
+        "order_refusal",
+        "check_may_change_orders",
+    }
+)
+
+
+def _gated(method):
+    """`method`, refused by the safety gate before its body runs (generators included: the
+    gate runs when the method is called, before a generator is even created)."""
+
+    @functools.wraps(method)
+    def gated(self, *args, **kwargs):
+        self.check_may_change_orders(action=method.__name__)
+        return method(self, *args, **kwargs)
+
+    gated.safety_gated = True
+    return gated
+
+
+def _install_gate(cls) -> None:
+    for name in STATE_CHANGING_METHODS:
+        method = cls.__dict__.get(name)
+        if method is not None and inspect.isfunction(method) and not getattr(method, "safety_gated", False):
+            setattr(cls, name, _gated(method))
+
+
 class BaseBroker:
     """Base class for broker backends. Use as a context manager: `with broker: ...`.
 
     Subclasses set `sends_real_orders = True` when orders leave this process for a real
-    broker; the pipeline then refuses to send unless TRADE_LABS_ARMED=1 and the account
-    is a paper account, and fills locally (a dry run) when unarmed.
+    broker. Every state-changing method (STATE_CHANGING_METHODS) then refuses, inside the
+    backend and before anything is sent, unless TRADE_LABS_MODE is PAPER, TRADE_LABS_ARMED=1
+    and the connected account is a paper account; the pipeline fills locally (a dry run)
+    when unarmed. A simulated backend (`sends_real_orders = False`) is refused in any mode
+    but PAPER.
+
+    `account_id` is the account this connection trades, known after `connect()`.
     """
 
     name = "base"
     sends_real_orders = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _install_gate(cls)
+
     def __init__(self, alias: str = "default", **options):
         self.alias = alias
         self.options = options
+        self.account_id = ""
+
+    # -- the safety gate ----------------------------------------------------------------
+    def is_paper_account(self) -> bool:
+        """Whether the connected account is a paper account, from what `connect()` learnt:
+        must not send anything to the broker (the gate asks it before every state change)."""
+        return self.account().is_paper
+
+    def check_may_change_orders(self, *, action: str = "send orders") -> None:
+        """Raise SafetyError unless this backend may change broker state now. Sends nothing."""
+        mode = str(settings.TRADE_LABS_MODE).strip().upper()
+        if mode != "PAPER":
+            raise SafetyError(f"TRADE_LABS_MODE={settings.TRADE_LABS_MODE!r}: {action} refused, PAPER mode only")
+        if not self.sends_real_orders:
+            return
+        if not settings.TRADE_LABS_ARMED:
+            raise SafetyError(
+                f"TRADE_LABS_ARMED is not 1: {action} refused, nothing is sent to {self.name} "
+                "(an unarmed run fills locally)"
+            )
+        if not self.is_paper_account():
+            raise SafetyError(
+                f"{self.name} account {self.account_id or '(none)'} is not a paper account: {action} refused; "
+                "live trading is refused"
+            )
+
+    def order_refusal(self, order: "OrderRequest", *, at: datetime) -> str:
+        """Why this stand-alone order would be refused at `at`, found without sending anything
+        ('' when nothing stands in its way): the market is closed, or there is no tradable quote.
+        Callers that must undo something to send an order (cancel a trade's protective legs to
+        close it) ask first, so a refusal leaves everything as it was."""
+        from trading import sessions
+
+        if not sessions.is_open(at):
+            return f"the market is closed at {sessions.to_new_york(at):%Y-%m-%d %H:%M %Z}"
+        quote = self.quotes([order.symbol], at=at).get(order.symbol)
+        if quote is None:
+            return f"no quote for {order.symbol}"
+        if tradable_touch(quote, order.side) is None:
+            reason = f": {quote.error}" if quote.error else ""
+            return f"no tradable quote for {order.symbol}{reason}"
+        return ""
 
     # -- lifecycle --------------------------------------------------------------
     def connect(self) -> None:
@@ -239,3 +349,6 @@ class BaseBroker:
 
     def advance_to(self, at: datetime) -> None:
         """Work the market up to `at` (stops and targets on the price path). Real brokers: nothing to do."""
+
+
+_install_gate(BaseBroker)

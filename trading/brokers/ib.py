@@ -18,8 +18,9 @@ The client library (ib_async, or ib_insync 0.9.86) is imported only through
   concurrent workers each get their own id. Set the gateway's "Master API client ID" to
   TRADE_LABS_IB_CLIENT_ID so that a later process also sees executions of earlier ones.
 - **Safety**: `sends_real_orders = True`, so the pipeline fills locally unless
-  TRADE_LABS_ARMED=1, and refuses a live account. `place_bracket` refuses as well, on its
-  own, unless armed, in PAPER mode and connected to a paper account (ids start with DU).
+  TRADE_LABS_ARMED=1, and refuses a live account. Every state-changing method (place,
+  cancel, …) passes `BaseBroker`'s gate before anything is written to the socket: PAPER
+  mode, armed, and connected to a paper account (ids start with DU).
 
 Errors: unreachable gateway → BrokerUnavailable; a symbol without data → that symbol's
 Quote(error=...); an order whose fate is unknown (timeout, socket dropped) →
@@ -51,7 +52,6 @@ from trading.brokers.base import (
     OrderRequest,
     OrderState,
     Quote,
-    SafetyError,
     ScanResult,
 )
 from trading.models import Order
@@ -589,16 +589,9 @@ class IBBroker(BaseBroker):
         return sorted(positions, key=lambda p: p.symbol)
 
     # -- orders -------------------------------------------------------------------------
-    def _refuse_unless_safe(self) -> None:
-        if str(settings.TRADE_LABS_MODE).strip().upper() != "PAPER":
-            raise SafetyError(f"TRADE_LABS_MODE={settings.TRADE_LABS_MODE!r}: IB orders are sent in PAPER mode only")
-        if not settings.TRADE_LABS_ARMED:
-            raise SafetyError("TRADE_LABS_ARMED is not 1: nothing is sent to IB (an unarmed run fills locally)")
-        if not self.account_id.startswith(PAPER_ACCOUNT_PREFIX):
-            raise SafetyError(
-                f"IB account {self.account_id or '(none)'} is not a paper account (paper ids start with "
-                f"{PAPER_ACCOUNT_PREFIX}); live trading is refused"
-            )
+    def is_paper_account(self) -> bool:
+        """From the account resolved at connect: asks IB nothing."""
+        return self.account_id.startswith(PAPER_ACCOUNT_PREFIX)
 
     def place_bracket(self, bracket: BracketRequest, *, at: datetime) -> BracketResult:
         return self._place(list(bracket.legs), label=f"{bracket.entry.symbol} bracket")
@@ -608,7 +601,6 @@ class IBBroker(BaseBroker):
 
     def _place(self, requests: list[OrderRequest], *, label: str) -> BracketResult:
         """Send these orders unless IB already holds one of their refs; then report what IB says."""
-        self._refuse_unless_safe()
         refs = {request.order_ref for request in requests}
         held = self.find_orders(sorted(refs))
         executed = [e for e in self.executions() if e.order_ref in refs]

@@ -108,6 +108,9 @@ class SimBroker(BaseBroker):
         return {symbol: self.market.quote(symbol, at) for symbol in symbols}
 
     # -- execution ------------------------------------------------------------------------
+    def is_paper_account(self) -> bool:
+        return True  # a simulated account holds no real money
+
     def account(self) -> AccountInfo:
         account = self.sim_account
         return AccountInfo(account_id=account.account_id, is_paper=True, cash=account.cash)

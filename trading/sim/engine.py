@@ -11,7 +11,7 @@ import numpy as np
 from django.db import IntegrityError, connection, transaction
 
 from trading import sessions
-from trading.brokers.base import BracketRequest, OrderRequest
+from trading.brokers.base import BracketRequest, OrderRequest, tradable_touch
 from trading.commissions import commission_for
 from trading.money import CENT, to_price
 
@@ -127,13 +127,6 @@ def _advance_clock(account: SimAccount, at: datetime) -> None:
         account.clock = at
 
 
-def _tradable_touch(quote, side: str) -> Decimal | None:
-    touch = quote.ask if side == "BUY" else quote.bid
-    if touch is None or touch <= 0 or quote.bid is None or quote.ask is None or quote.bid > quote.ask:
-        return None
-    return touch
-
-
 def sim_place_bracket(
     *,
     account: SimAccount,
@@ -199,7 +192,7 @@ def _accept(account: SimAccount, brackets: list[BracketRequest], *, at, market, 
         parents, children, fills = [], [], []
         for bracket in brackets:
             quote = market.quote(bracket.entry.symbol, at)
-            touch = _tradable_touch(quote, bracket.entry.side)
+            touch = tradable_touch(quote, bracket.entry.side)
             parent = _create(account, bracket.entry, parent=None, oca_group="", at=at)
             oca = f"OCA-{bracket.entry.order_ref}"
             exits = [_create(account, leg, parent=None, oca_group=oca, at=at) for leg in (bracket.stop, bracket.target)]
@@ -253,11 +246,11 @@ def sim_place_order(
         account = SimAccount.objects.select_for_update().get(pk=account.pk)
         order = _create(account, request, parent=None, oca_group="", at=at)
         quote = market.quote(request.symbol, at)
-        touch = quote.ask if request.side == "BUY" else quote.bid
+        touch = tradable_touch(quote, request.side)
         if request.order_type != "MKT":
             order.status, order.reason = SimOrder.Status.REJECTED, "SIM accepts stand-alone market orders only"
             order.save(force_insert=True)
-        elif touch is None or touch <= 0:
+        elif touch is None:
             order.status, order.reason = SimOrder.Status.REJECTED, f"no tradable quote for {request.symbol}"
             order.save(force_insert=True)
         else:
