@@ -251,13 +251,12 @@ class TradeAdmin(admin.ModelAdmin):
     @admin.action(description="Close selected open trades at market", permissions=["change"])
     def close_at_market(self, request, queryset):
         from trading.brokers.base import BrokerError
-        from trading.services.closing import TradeNotOpen, trade_close
+        from trading.services.closing import CloseRefused, TradeNotOpen, trade_close
 
         for trade in queryset.filter(status=Trade.Status.OPEN):
-            alias = trade.backend if trade.backend in settings.BROKERS else "default"
             try:
-                closed = trade_close(trade_id=trade.pk, alias=alias)
-            except (TradeNotOpen, BrokerError) as exc:
+                closed = trade_close(trade_id=trade.pk)
+            except (TradeNotOpen, CloseRefused, BrokerError) as exc:
                 self.message_user(request, f"{trade.symbol}: not closed: {exc}", messages.ERROR)
                 continue
             self.log_change(request, closed, f"Closed at market: {closed.status}, exit {closed.exit_price}")

@@ -36,6 +36,10 @@ class PipelineRun(models.Model):
     run_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     backend = models.CharField(max_length=32)
+    broker_alias = models.CharField(
+        max_length=64, blank=True, help_text="The BROKERS alias the run traded through; its trades close through it."
+    )
+    account_id = models.CharField(max_length=64, blank=True, help_text="The broker account the run traded.")
     mode = models.CharField(max_length=16, default="PAPER")
     armed = models.BooleanField(default=False, help_text="TRADE_LABS_ARMED at the time of the run.")
     dry_run = models.BooleanField(
@@ -147,6 +151,10 @@ class Trade(models.Model):
     run = models.ForeignKey(PipelineRun, on_delete=models.PROTECT, related_name="trades", null=True, blank=True)
     candidate = models.OneToOneField(Candidate, on_delete=models.PROTECT, related_name="trade", null=True, blank=True)
     backend = models.CharField(max_length=32)
+    broker_alias = models.CharField(
+        max_length=64, blank=True, help_text="The BROKERS alias that opened the trade: the only one that may close it."
+    )
+    account_id = models.CharField(max_length=64, blank=True, help_text="The broker account that holds the trade.")
     dry_run = models.BooleanField(default=False)
     symbol = models.CharField(max_length=16)
     side = models.CharField(max_length=4, choices=Side.choices, default=Side.BUY, help_text="Side of the entry.")

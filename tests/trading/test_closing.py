@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from trading.models import Order, Position, Trade
-from trading.services.closing import TradeNotOpen, trade_close
+from trading.services.closing import CloseRefused, TradeNotOpen, trade_close
 from trading.services.marking import book_mark
 from trading.services.pipeline import RunOptions, pipeline_run
 from trading.sim.models import SimExecution, SimOrder
@@ -89,6 +89,60 @@ def test_admin_action_closes_and_logs(staff_client, open_trade):
 def test_dry_run_trades_close_locally(real_broker, settings, morning):
     settings.TRADE_LABS_ARMED = False
     trade = pipeline_run(RunOptions(alias="real", at=morning, top_n=1)).trades.get()
-    closed = trade_close(trade_id=trade.pk, alias="real", at=morning + timedelta(minutes=1))
+    closed = trade_close(trade_id=trade.pk, at=morning + timedelta(minutes=1))
     assert closed.status == Trade.Status.CLOSED and closed.dry_run
     assert real_broker.placed == [] and not SimOrder.objects.exists()
+
+
+@pytest.fixture
+def armed_real_trade(real_broker, settings, morning):
+    """An open trade sent (armed) through the 'real' alias, while the default backend is SIM."""
+    settings.TRADE_LABS_ARMED = True
+    trade = pipeline_run(RunOptions(alias="real", at=morning, top_n=1)).trades.get()
+    assert trade.status == Trade.Status.OPEN and not trade.dry_run
+    assert (trade.broker_alias, trade.account_id) == ("real", "DU111")
+    return trade
+
+
+def _sim_orders(account_id):
+    return SimOrder.objects.filter(account__account_id=account_id)
+
+
+def test_close_trade_closes_through_the_alias_that_opened_the_trade(armed_real_trade):
+    out = StringIO()
+    call_command("close_trade", str(armed_real_trade.pk), "--at", "2026-11-20T10:35", stdout=out)
+    assert "closed" in out.getvalue()
+    assert not _sim_orders("SIM-PAPER-1").exists()
+    assert _sim_orders("DU111").filter(order_ref__startswith="TL-close-").count() == 1
+
+
+def test_the_admin_action_closes_through_the_alias_that_opened_the_trade(staff_client, armed_real_trade):
+    _bracket_out_of_reach(armed_real_trade)
+    staff_client.post(
+        reverse("admin:trading_trade_changelist"),
+        {"action": "close_at_market", "index": "0", "_selected_action": [armed_real_trade.pk]},
+    )
+    armed_real_trade.refresh_from_db()
+    assert armed_real_trade.status == Trade.Status.CLOSED
+    assert not _sim_orders("SIM-PAPER-1").exists()
+
+
+def test_a_refused_close_keeps_the_stop_and_target_working_and_fails_the_command(armed_real_trade, settings):
+    settings.TRADE_LABS_ARMED = False
+    with pytest.raises(CommandError, match="not closed: .*ARMED.*stop and target stay working"):
+        call_command("close_trade", str(armed_real_trade.pk), "--at", "2026-11-20T10:35", stdout=StringIO())
+    legs = armed_real_trade.orders.filter(leg__in=["stop", "target"])
+    assert {leg.status for leg in legs} == {Order.Status.WORKING}
+    assert {o.status for o in _sim_orders("DU111").filter(order_ref__in=[leg.client_order_ref for leg in legs])} == {
+        "working"
+    }
+    assert not armed_real_trade.orders.filter(leg="exit").exists()
+
+
+def test_a_close_without_a_tradable_quote_changes_nothing(open_trade, morning):
+    # A symbol outside the SIM market's universe has no quote, as after bars that lack it.
+    Trade.objects.filter(pk=open_trade.pk).update(symbol="NOSUCH")
+    with pytest.raises(CloseRefused, match="no tradable quote for NOSUCH"):
+        trade_close(trade_id=open_trade.pk, at=morning + timedelta(minutes=2))
+    assert {leg.status for leg in open_trade.orders.filter(leg__in=["stop", "target"])} == {Order.Status.WORKING}
+    assert SimOrder.objects.filter(status="working").count() == 2

@@ -47,6 +47,34 @@ class BrokerHandler:
         options = dict(self.settings[alias].get("OPTIONS", {})) if alias in self.settings else {}
         return self.backend_class(alias)(alias, **options)
 
+    def canonical_alias(self, alias: str) -> str:
+        """The alias to record on rows: "default" is a second name for one of the others, and a
+        trade must keep naming its broker after TRADE_LABS_EXECUTION_BACKEND changes."""
+        if alias != "default" or alias not in self.settings:
+            return alias
+        config = self.settings["default"]
+        for other, other_config in self.settings.items():
+            if other != "default" and (other_config is config or other_config == config):
+                return other
+        return alias
+
+    def alias_for_backend(self, backend_name: str) -> str:
+        """The one alias (not "default") whose backend is named `backend_name`; for rows recorded
+        before the alias was. InvalidBrokerError when none or several could be meant."""
+        matches = [alias for alias in self.settings if alias != "default" and self._name_or_none(alias) == backend_name]
+        if len(matches) != 1:
+            found = ", ".join(matches) or "none"
+            raise InvalidBrokerError(
+                f"cannot tell which broker alias holds {backend_name!r} rows (matching aliases: {found})"
+            )
+        return matches[0]
+
+    def _name_or_none(self, alias: str) -> str | None:
+        try:
+            return self.name_of(alias)
+        except InvalidBrokerError:
+            return None
+
     def name_of(self, alias: str) -> str:
         return self.backend_class(alias).name
 

@@ -54,6 +54,8 @@ def trades_record_intents(
             run=run,
             candidate=candidate,
             backend=backend,
+            broker_alias=run.broker_alias,
+            account_id=run.account_id,
             dry_run=dry_run,
             symbol=bracket.entry.symbol,
             side=bracket.entry.side,

@@ -1,7 +1,10 @@
 """Closing a trade before its stop or target: by hand (manual) or at the session's end (eod).
 
-The protective legs are cancelled first, then one market exit is sent with its own
-idempotency key, so a retried close never sells twice.
+A trade is closed through the broker alias and account that opened it, never a default.
+Everything that could refuse the exit (the safety gate, a closed market, no tradable quote)
+is checked before the protective legs are touched: a refused close changes nothing. Then
+the legs are cancelled and one market exit is sent with its own idempotency key, so a
+retried close never sells twice.
 """
 
 from datetime import datetime
@@ -10,8 +13,8 @@ import structlog
 from django.db import transaction
 from django.utils import timezone
 
-from trading.brokers import brokers
-from trading.brokers.base import BrokerError, OrderRequest
+from trading.brokers import InvalidBrokerError, brokers
+from trading.brokers.base import BaseBroker, BrokerError, OrderRequest, SafetyError
 from trading.models import Order, OrderEvent, Side, Trade
 
 from .book import fill_record_local, order_apply_state, order_mark
@@ -22,6 +25,21 @@ log = structlog.get_logger(__name__)
 
 class TradeNotOpen(Exception):
     """Only an open trade can be closed."""
+
+
+class CloseRefused(Exception):
+    """The exit could not be sent; the trade and its protective legs were left as they were."""
+
+
+def trade_broker_alias(trade: Trade) -> str:
+    """The alias that opened the trade (recorded on it, or, for trades from before it was, the
+    one alias whose backend has the trade's backend name). Never the default backend."""
+    if trade.broker_alias:
+        return trade.broker_alias
+    try:
+        return brokers.alias_for_backend(trade.backend)
+    except InvalidBrokerError as exc:
+        raise CloseRefused(f"trade {trade.pk} records no broker alias, and {exc}") from None
 
 
 def _exit_request(trade: Trade, reason: str) -> OrderRequest:
@@ -61,47 +79,86 @@ def _record_exit_intent(trade: Trade, request: OrderRequest, reason: str) -> Ord
     return order
 
 
+def _check_same_account(trade: Trade, broker: BaseBroker) -> None:
+    if trade.account_id and broker.account_id and trade.account_id != broker.account_id:
+        raise CloseRefused(
+            f"trade {trade.pk} is held in account {trade.account_id}, but broker alias {broker.alias!r} "
+            f"is connected to account {broker.account_id}; nothing was changed"
+        )
+
+
+def _exit_refusal(broker: BaseBroker, trade: Trade, request: OrderRequest, moment: datetime) -> str:
+    """Why the exit cannot be sent now ('' when it can), found without changing anything."""
+    if request.quantity <= 0:
+        return f"nothing to sell: the entry of trade {trade.pk} has no filled shares left"
+    if not trade.dry_run:
+        try:
+            broker.check_may_change_orders(action=f"closing trade {trade.pk}")
+        except SafetyError as exc:
+            return str(exc)
+    return broker.order_refusal(request, at=moment)
+
+
 def trade_close(
     *,
     trade_id: int,
     reason: str = Trade.ExitReason.MANUAL,
-    alias: str = "default",
     at: datetime | None = None,
-    now=None,
+    now: datetime | None = None,
 ) -> Trade:
-    """Close an open trade at market. Raises TradeNotOpen, BrokerError."""
+    """Close an open trade at market through the broker that opened it.
+
+    Raises Trade.DoesNotExist, TradeNotOpen, CloseRefused (nothing changed) and BrokerError."""
     now = now or timezone.now()
-    with brokers.create(alias) as broker:
+    trade = Trade.objects.get(pk=trade_id)
+    with brokers.create(trade_broker_alias(trade)) as broker:
+        _check_same_account(trade, broker)
         moment, _ = broker.market_moment(at, now)
         broker.advance_to(moment)
         book_sync(broker=broker, backend=broker.name)
-        trade = Trade.objects.get(pk=trade_id)
+        trade.refresh_from_db()
         if trade.status != Trade.Status.OPEN:
             raise TradeNotOpen(f"trade {trade.pk} ({trade.symbol}) is {trade.status}, not open")
-        for leg in trade.orders.filter(leg__in=[Order.Leg.STOP, Order.Leg.TARGET], status__in=Order.OPEN_STATUSES):
-            if not trade.dry_run:
-                broker.cancel_order(leg.client_order_ref)
-            order_mark(order=leg, status=Order.Status.CANCELLED, message=f"cancelled to close the trade ({reason})")
         request = _exit_request(trade, reason)
-        exit_order = _record_exit_intent(trade, request, reason)
-        if trade.dry_run:
-            _fill_exit_locally(broker, exit_order, moment)
-        else:
-            try:
-                result = broker.place_order(request, at=moment)
-            except BrokerError as exc:
-                if exc.permanent:
-                    order_mark(order=exit_order, status=Order.Status.REJECTED, message=str(exc))
-                raise
-            for state in result.orders:
-                order_apply_state(state=state)
-            book_apply_executions(executions=result.executions)
+        refusal = _exit_refusal(broker, trade, request, moment)
+        if refusal:
+            raise CloseRefused(f"{refusal}; the stop and target stay working, nothing was changed")
+        _cancel_protective_legs(broker, trade, reason)
+        _send_exit(broker, trade, request, reason, moment)
     trade.refresh_from_db()
     log.info("trade_closed", trade_id=trade.pk, symbol=trade.symbol, reason=reason, status=trade.status)
     return trade
 
 
-def _fill_exit_locally(broker, order: Order, moment) -> None:
+def _cancel_protective_legs(broker: BaseBroker, trade: Trade, reason: str) -> None:
+    for leg in trade.orders.filter(leg__in=[Order.Leg.STOP, Order.Leg.TARGET], status__in=Order.OPEN_STATUSES):
+        if not trade.dry_run:
+            broker.cancel_order(leg.client_order_ref)
+        order_mark(order=leg, status=Order.Status.CANCELLED, message=f"cancelled to close the trade ({reason})")
+
+
+def _send_exit(broker: BaseBroker, trade: Trade, request: OrderRequest, reason: str, moment: datetime) -> None:
+    exit_order = _record_exit_intent(trade, request, reason)
+    if trade.dry_run:
+        _fill_exit_locally(broker, exit_order, moment)
+        return
+    try:
+        result = broker.place_order(request, at=moment)
+    except BrokerError as exc:
+        if exc.permanent:
+            order_mark(order=exit_order, status=Order.Status.REJECTED, message=str(exc))
+        log.error("exit_failed_after_legs_cancelled", trade_id=trade.pk, symbol=trade.symbol, error=str(exc))
+        raise BrokerError(
+            f"the stop and target were cancelled but the exit failed ({exc}): trade {trade.pk} "
+            f"({trade.symbol}) is UNPROTECTED; close it again or protect it at the broker",
+            permanent=exc.permanent,
+        ) from exc
+    for state in result.orders:
+        order_apply_state(state=state)
+    book_apply_executions(executions=result.executions)
+
+
+def _fill_exit_locally(broker: BaseBroker, order: Order, moment: datetime) -> None:
     quote = broker.quotes([order.symbol], at=moment)[order.symbol]
     price = quote.bid if order.side == Side.SELL else quote.ask
     if price is None or price <= 0:
@@ -110,12 +167,12 @@ def _fill_exit_locally(broker, order: Order, moment) -> None:
 
 
 def trades_flatten_at_close(*, alias: str = "default", at: datetime) -> list[Trade]:
-    """Close every open trade on this backend at market (reason: end of day)."""
-    backend = brokers.name_of(alias)
+    """Close every open trade this alias opened, at market (reason: end of day)."""
+    opened_here = Trade.objects.filter(status=Trade.Status.OPEN, broker_alias=brokers.canonical_alias(alias))
     closed = []
-    for trade_id in Trade.objects.filter(status=Trade.Status.OPEN, backend=backend).values_list("pk", flat=True):
+    for trade_id in opened_here.values_list("pk", flat=True):
         try:
-            closed.append(trade_close(trade_id=trade_id, reason=Trade.ExitReason.END_OF_DAY, alias=alias, at=at))
-        except (TradeNotOpen, BrokerError) as exc:
+            closed.append(trade_close(trade_id=trade_id, reason=Trade.ExitReason.END_OF_DAY, at=at))
+        except (TradeNotOpen, CloseRefused, BrokerError) as exc:
             log.warning("eod_close_failed", trade_id=trade_id, reason=str(exc))
     return closed

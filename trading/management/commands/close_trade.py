@@ -5,11 +5,14 @@ from django.core.management.base import BaseCommand, CommandError
 from trading.brokers.base import BrokerError
 from trading.cli import parse_moment
 from trading.models import Trade
-from trading.services.closing import TradeNotOpen, trade_close
+from trading.services.closing import CloseRefused, TradeNotOpen, trade_close
 
 
 class Command(BaseCommand):
-    help = "Close an open trade at market: cancel its stop and target, send one exit order."
+    help = (
+        "Close an open trade at market through the broker that opened it: cancel its stop and target, "
+        "send one exit order. When the exit cannot be sent, nothing is changed and the command fails."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("trade_id", type=int)
@@ -22,7 +25,7 @@ class Command(BaseCommand):
             raise CommandError(f"no trade {options['trade_id']}") from None
         try:
             trade = trade_close(trade_id=trade.pk, at=parse_moment(options["at"]))
-        except (TradeNotOpen, BrokerError) as exc:
+        except (TradeNotOpen, CloseRefused, BrokerError) as exc:
             raise CommandError(f"not closed: {exc}") from None
         self.stdout.write(
             f"Trade {trade.pk} {trade.symbol}: {trade.status}, exit {trade.exit_price} ({trade.exit_reason}), "
