@@ -155,3 +155,58 @@ def test_run_pipeline_retry_command_resolves_intents_and_sends_nothing(morning, 
     assert not Order.objects.filter(status=Order.Status.INTENT).exists()
     with pytest.raises(CommandError, match="no run"):
         call_command("run_pipeline", "--retry", "not-a-uuid", stdout=StringIO())
+
+
+def _intents_of_a_run_alive_in_this_process(morning, settings):
+    """A run that is still running here (this process, a current lease) with a recorded intent."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from trading.services.book import trade_record_intent
+    from trading.services.runs import current_worker
+
+    finished = pipeline_run(RunOptions(at=morning, top_n=1))
+    candidate = finished.candidates.filter(status=Candidate.Status.ACCEPTED).order_by("-score").first()
+    live = PipelineRun.objects.create(
+        backend="sim",
+        broker_alias="sim",
+        status=PipelineRun.Status.RUNNING,
+        lease_expires_at=timezone.now() + timedelta(minutes=5),
+        parameters={"worker": current_worker()},
+    )
+    plan = plan_long_entry(ask=candidate.ask, config=RiskConfig.from_settings(settings.TRADE_LABS_RISK))
+    bracket = _bracket_for(live, candidate, plan)
+    trade_record_intent(run=live, candidate=None, bracket=bracket, backend="sim", dry_run=False)
+    return live
+
+
+def test_retry_of_a_run_that_is_alive_is_refused_and_releases_nothing(morning, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    live = _intents_of_a_run_alive_in_this_process(morning, settings)
+    with pytest.raises(CommandError, match=f"run {live.short_id} is still running .*process .* is alive"):
+        call_command("run_pipeline", "--retry", str(live.run_id), stdout=StringIO())
+    assert set(live.orders.values_list("status", flat=True)) == {Order.Status.INTENT}
+
+
+def test_recovery_for_another_run_leaves_a_live_run_s_intents_alone(morning, settings):
+    live = _intents_of_a_run_alive_in_this_process(morning, settings)
+    earlier = PipelineRun.objects.exclude(pk=live.pk).get()
+    pipeline_retry(run_id=earlier.run_id)
+    assert set(live.orders.values_list("status", flat=True)) == {Order.Status.INTENT}
+
+
+def test_retry_goes_to_the_run_s_own_broker_alias(morning):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    run = pipeline_run(RunOptions(at=morning, top_n=1))
+    assert run.broker_alias == "sim"
+    with pytest.raises(CommandError, match="retried there, not on 'ib'"):
+        call_command("run_pipeline", "--retry", str(run.run_id), "--backend", "ib", stdout=StringIO())

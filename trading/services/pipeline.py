@@ -5,8 +5,6 @@ committed before it is sent, and every outcome is stored on the run, the candida
 the order where a person will see it.
 """
 
-import os
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -38,6 +36,7 @@ from .book import (
     trades_record_intents,
 )
 from .risk import RiskBook, RiskConfig, plan_long_entry
+from .runs import current_worker, process_is_gone, run_alive_reason
 from .sync import book_apply_executions, book_sync, orders_recover
 
 log = structlog.get_logger(__name__)
@@ -45,6 +44,10 @@ log = structlog.get_logger(__name__)
 
 class AlreadyRunning(Exception):
     """Another pipeline run holds the slot for this backend."""
+
+
+class RunStillRunning(Exception):
+    """The run is alive: only it may send or release its orders."""
 
 
 class DatabaseUnavailable(Exception):
@@ -71,23 +74,6 @@ def ensure_paper_mode() -> None:
         )
 
 
-def _worker() -> dict:
-    return {"host": socket.gethostname(), "pid": os.getpid()}
-
-
-def _process_is_gone(worker: dict) -> bool:
-    """True only when we can be sure: same host, and no process with that pid."""
-    if not worker or worker.get("host") != socket.gethostname():
-        return False
-    try:
-        os.kill(int(worker["pid"]), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, ValueError, KeyError, TypeError):
-        return False
-    return False
-
-
 def _slot_taken(slot: str) -> AlreadyRunning | None:
     holder = PipelineRun.objects.filter(slot=slot).first()
     if holder is None:
@@ -97,7 +83,9 @@ def _slot_taken(slot: str) -> AlreadyRunning | None:
     return AlreadyRunning(f"already ran: slot {slot} was taken by run {holder.short_id} ({holder.status})")
 
 
-def run_start(*, backend: str, armed: bool, trigger: str, parameters: dict, slot: str | None = None) -> PipelineRun:
+def run_start(
+    *, backend: str, armed: bool, trigger: str, parameters: dict, slot: str | None = None, broker_alias: str = ""
+) -> PipelineRun:
     """Claim the backend's single running place (and the slot, if any), retiring a run whose process died."""
     now = timezone.now()
     lease = timedelta(seconds=settings.TRADE_LABS_RUN_LEASE_SECONDS)
@@ -108,7 +96,7 @@ def run_start(*, backend: str, armed: bool, trigger: str, parameters: dict, slot
             for running in PipelineRun.objects.select_for_update().filter(
                 backend=backend, status=PipelineRun.Status.RUNNING
             ):
-                dead = _process_is_gone(running.parameters.get("worker", {}))
+                dead = process_is_gone(running.parameters.get("worker", {}))
                 expired = running.lease_expires_at is not None and running.lease_expires_at < now
                 if not (dead or expired):
                     # Under READ COMMITTED the slot check above may have run before this
@@ -125,12 +113,13 @@ def run_start(*, backend: str, armed: bool, trigger: str, parameters: dict, slot
                 running.save(update_fields=["status", "finished_at", "error"])
             return PipelineRun.objects.create(
                 backend=backend,
+                broker_alias=broker_alias,
                 armed=armed,
                 trigger=trigger,
                 slot=slot or None,
                 mode=str(settings.TRADE_LABS_MODE).upper(),
                 lease_expires_at=now + lease,
-                parameters={**parameters, "worker": _worker()},
+                parameters={**parameters, "worker": current_worker()},
             )
     except IntegrityError:
         taken = _slot_taken(slot) if slot else None
@@ -177,7 +166,12 @@ def pipeline_run(options: RunOptions | None = None, *, now: datetime | None = No
     }
     try:
         run = run_start(
-            backend=backend_name, armed=armed, trigger=options.trigger, parameters=parameters, slot=options.slot
+            backend=backend_name,
+            armed=armed,
+            trigger=options.trigger,
+            parameters=parameters,
+            slot=options.slot,
+            broker_alias=brokers.canonical_alias(options.alias),
         )
     except DatabaseError as exc:
         raise DatabaseUnavailable(f"database unavailable, nothing was done: {_first_line(exc)}") from None
@@ -226,9 +220,10 @@ def _run_steps(run, broker: BaseBroker, *, options: RunOptions, risk: RiskConfig
         if not account.is_paper:
             raise SafetyError(f"account {account.account_id} is not a paper account; live trading is refused")
     run.dry_run = dry_run
+    run.account_id = broker.account_id
     moment, label = broker.market_moment(options.at, now)
     run.market_time, run.market_time_label = moment, label
-    run.save(update_fields=["dry_run", "market_time", "market_time_label"])
+    run.save(update_fields=["dry_run", "account_id", "market_time", "market_time_label"])
 
     broker.advance_to(moment)
     orders_recover(broker=broker, backend=run.backend, exclude_run_id=run.run_id)
@@ -559,13 +554,27 @@ def _fill_locally(trade: Trade, candidate: Candidate, moment) -> None:
         order_mark(order=child, status=Order.Status.WORKING, message="dry run: held locally, not sent")
 
 
-def pipeline_retry(*, run_id, alias: str = "default", now: datetime | None = None) -> PipelineRun:
-    """Finish what a failed or partial run left undone, with its original idempotency keys:
-    intents the broker already holds are adopted, the rest released; nothing is sent twice."""
+def pipeline_retry(*, run_id, now: datetime | None = None) -> PipelineRun:
+    """Finish what a failed or partial run left undone, through the broker it traded, with its
+    original idempotency keys: intents the broker already holds are adopted, the rest released;
+    nothing is sent twice. A run that is still alive is refused (RunStillRunning): its intents
+    may be on their way to the broker."""
     ensure_paper_mode()
     run = PipelineRun.objects.get(run_id=run_id)
-    with brokers.create(alias) as broker:
+    alive = run_alive_reason(run, now=now)
+    if alive:
+        raise RunStillRunning(
+            f"run {run.short_id} is still running ({alive}); retry when it has finished, or once its "
+            "process has stopped and its lease has run out"
+        )
+    with brokers.create(run_broker_alias(run)) as broker:
         result = orders_recover(broker=broker, backend=run.backend)
         book_sync(broker=broker, backend=run.backend)
     log.info("run_retried", run_id=str(run.run_id), **result)
     return run
+
+
+def run_broker_alias(run: PipelineRun) -> str:
+    """The alias the run traded through: recorded on it, or, for runs from before it was, the
+    one alias whose backend has the run's backend name. Never the default backend."""
+    return run.broker_alias or brokers.alias_for_backend(run.backend)

@@ -1,14 +1,17 @@
 """Bringing the book in step with what the broker reports: executions, order states, and the
 adoption of orders whose acknowledgement we never recorded (a crash, a dropped socket)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
+from django.conf import settings
+from django.utils import timezone
 
 from trading.brokers.base import BaseBroker, BrokerError, Execution
 from trading.models import Order
 
 from .book import fills_record, order_apply_state, order_apply_states, order_mark
+from .runs import runs_alive
 
 log = structlog.get_logger(__name__)
 
@@ -39,10 +42,18 @@ def orders_recover(*, broker: BaseBroker, backend: str, exclude_run_id=None) -> 
 
     This is what makes a crash between "intent recorded" and "acknowledgement recorded"
     safe: the order is found by its ref and adopted, never sent a second time.
+
+    Only an intent whose sender is gone is resolved: a live run's intents (and a close's exit
+    recorded within the last lease, whose sender may be between recording and sending) are
+    left to their sender, who may still send them.
     """
+    now = timezone.now()
     pending = Order.objects.filter(backend=backend, dry_run=False, status=Order.Status.INTENT)
     if exclude_run_id is not None:
         pending = pending.exclude(run__run_id=exclude_run_id)
+    pending = pending.exclude(run__in=runs_alive(backend=backend, now=now))
+    lease = timedelta(seconds=settings.TRADE_LABS_RUN_LEASE_SECONDS)
+    pending = pending.exclude(leg=Order.Leg.EXIT, created_at__gt=now - lease)
     refs = list(pending.values_list("client_order_ref", flat=True))
     if not refs:
         return {"adopted": 0, "released": 0}

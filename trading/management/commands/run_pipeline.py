@@ -6,11 +6,20 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from trading.brokers import InvalidBrokerError
 from trading.brokers.base import SafetyError
 from trading.cli import ny, parse_moment, table
 from trading.models import PipelineRun
 from trading.selectors import run_summary
-from trading.services.pipeline import AlreadyRunning, DatabaseUnavailable, RunOptions, pipeline_retry, pipeline_run
+from trading.services.pipeline import (
+    AlreadyRunning,
+    DatabaseUnavailable,
+    RunOptions,
+    RunStillRunning,
+    pipeline_retry,
+    pipeline_run,
+    run_broker_alias,
+)
 
 
 class Command(BaseCommand):
@@ -65,11 +74,23 @@ class Command(BaseCommand):
 
     def _retry(self, options) -> None:
         try:
-            run = pipeline_retry(run_id=options["retry"], alias=options["backend"] or "default")
+            run = PipelineRun.objects.get(run_id=options["retry"])
         except (PipelineRun.DoesNotExist, ValidationError, ValueError):
             raise CommandError(f"no run {options['retry']!r}") from None
+        try:
+            alias = run_broker_alias(run)
+        except InvalidBrokerError as exc:
+            raise CommandError(f"run {run.short_id}: {exc}") from None
+        if options["backend"] and options["backend"] != alias:
+            raise CommandError(
+                f"run {run.short_id} traded through broker {alias!r}: it is retried there, not on {options['backend']!r}"
+            )
+        try:
+            run = pipeline_retry(run_id=run.run_id)
         except SafetyError as exc:
             raise CommandError(f"refused: {exc}") from None
+        except RunStillRunning as exc:
+            raise CommandError(str(exc)) from None
         summary = run_summary(run)
         if options["json"]:
             self.stdout.write(json.dumps(summary, indent=2))

@@ -1,0 +1,53 @@
+"""`run_pipeline --retry` of a run that is still alive (paused between recording its intents and
+sending them) is refused: releasing its intents would let the live run send orders the book
+calls never sent."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from trading.models import Order, PipelineRun, Trade
+from trading.sim.models import SimOrder
+
+AT = "2026-11-20T10:30"
+
+pytestmark = pytest.mark.slow
+
+
+def _wait_for(path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.05)
+
+
+def test_retry_of_a_live_run_is_refused_and_the_run_finishes_consistent(manage, tmp_path):
+    pause_dir = tmp_path / "pause"
+    pause_dir.mkdir()
+    env = {
+        "TRADE_LABS_FAILPOINT": "after_intent_recorded",
+        "TRADE_LABS_FAILPOINT_ACTION": "pause",
+        "TRADE_LABS_FAILPOINT_DIR": str(pause_dir),
+    }
+    live = manage("run_pipeline", "--at", AT, "--top", "1", background=True, env=env)
+    try:
+        _wait_for(pause_dir / "paused")
+        run = PipelineRun.objects.get()
+
+        retry = manage("run_pipeline", "--retry", str(run.run_id))
+
+        assert retry.returncode != 0
+        assert f"run {run.short_id} is still running (its process" in retry.stderr
+        assert "Traceback" not in retry.stderr
+        assert set(Order.objects.values_list("status", flat=True)) == {Order.Status.INTENT}
+    finally:
+        (pause_dir / "release").touch()
+        live.communicate(timeout=60)
+    assert live.returncode == 0
+    trade = Trade.objects.get()
+    assert trade.status == Trade.Status.OPEN
+    book = dict(Order.objects.values_list("client_order_ref", "status"))
+    broker = dict(SimOrder.objects.values_list("order_ref", "status"))
+    assert set(book) == set(broker)
+    assert {ref: ("filled" if s == "filled" else "working") for ref, s in book.items()} == broker

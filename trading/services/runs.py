@@ -1,0 +1,68 @@
+"""Who holds a run: the process that started it, and whether it is still alive.
+
+A run records its worker (host and pid) and renews a lease while it works. Anything that
+would act on a run's orders from outside it (retry, recovery) asks here first: a run that
+is alive owns its intents, and only it may send or release them.
+"""
+
+import os
+import socket
+from datetime import datetime
+
+from django.utils import timezone
+
+from trading.models import PipelineRun
+
+
+def current_worker() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def process_is_gone(worker: dict) -> bool:
+    """True only when we can be sure: same host, and no process with that pid."""
+    if not worker or worker.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(worker["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError, KeyError, TypeError):
+        return False
+    return False
+
+
+def _process_is_alive(worker: dict) -> bool:
+    """True when its process is on this host and still exists (or cannot be signalled: it exists)."""
+    if not worker or worker.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(worker["pid"]), 0)
+    except PermissionError:
+        return True
+    except (ProcessLookupError, ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
+def run_alive_reason(run: PipelineRun, *, now: datetime | None = None) -> str:
+    """Why `run` must be taken as still working ('' when it is finished or provably dead):
+    it is running and its process is alive, or its lease is current and its process is not
+    provably gone (another host, where we cannot look)."""
+    if run.status != PipelineRun.Status.RUNNING:
+        return ""
+    worker = run.parameters.get("worker", {}) if isinstance(run.parameters, dict) else {}
+    if process_is_gone(worker):
+        return ""
+    if _process_is_alive(worker):
+        return f"its process {worker.get('host')}:{worker.get('pid')} is alive"
+    now = now or timezone.now()
+    if run.lease_expires_at is not None and run.lease_expires_at > now:
+        until = timezone.localtime(run.lease_expires_at)
+        return f"its lease runs until {until:%Y-%m-%d %H:%M:%S %Z}"
+    return ""
+
+
+def runs_alive(*, backend: str, now: datetime | None = None) -> list[PipelineRun]:
+    """The runs on this backend that still own their orders."""
+    running = PipelineRun.objects.filter(backend=backend, status=PipelineRun.Status.RUNNING)
+    return [run for run in running if run_alive_reason(run, now=now)]
