@@ -148,8 +148,9 @@ def order_status(order) -> list:
     ]
 
 
-def open_order(order, account: str) -> list:
-    """openOrder at server version 176: the order, its contract and its state."""
+def open_order(order, account: str, *, echo_ref: bool = True) -> list:
+    """openOrder at server version 176: the order, its contract and its state. `echo_ref=False`
+    leaves orderRef blank, as a proxy, or an order modified in TWS, may."""
     return [
         5,
         order.order_id,
@@ -174,7 +175,7 @@ def open_order(order, account: str) -> list:
         order.account or account,
         "O",
         0,
-        order.order_ref,
+        order.order_ref if echo_ref else "",
         order.client_id,
         order.perm_id,
         0,
@@ -286,7 +287,7 @@ def open_order_end() -> list:
     return [53, 1]
 
 
-def exec_details(req_id: int, execution) -> list:
+def exec_details(req_id: int, execution, *, echo_ref: bool = True) -> list:
     return [
         11,
         req_id,
@@ -314,7 +315,7 @@ def exec_details(req_id: int, execution) -> list:
         0,
         execution.cum_qty,
         execution.avg_price,
-        execution.order_ref,
+        execution.order_ref if echo_ref else "",
         "",
         "",
         "",

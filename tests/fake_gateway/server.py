@@ -246,20 +246,20 @@ class Session:
         if order.parent_id == 0 and state.fill_mode == "reject":
             order.status = "Inactive"
             self.send(m.error(order.order_id, 201, "Order rejected - reason: scripted rejection"))
-            self.send(m.open_order(order, state.account))
+            self.send(m.open_order(order, state.account, echo_ref=state.echo_order_ref))
             self.send(m.order_status(order))
             return
         order.status = "PreSubmitted" if order.order_type == "STP" else "Submitted"
-        self.send(m.open_order(order, state.account))
+        self.send(m.open_order(order, state.account, echo_ref=state.echo_order_ref))
         self.send(m.order_status(order))
         if order.parent_id == 0 and state.fill_mode in ("fill", "partial") and self._marketable(order):
             quote = state.quote(order.symbol)
             price = quote.ask if order.action == "BUY" else quote.bid
             shares = order.quantity if state.fill_mode == "fill" else (order.quantity / 2).to_integral_value()
             execution = state.execute(order, shares, price)
-            self.send(m.open_order(order, state.account))
+            self.send(m.open_order(order, state.account, echo_ref=state.echo_order_ref))
             self.send(m.order_status(order))
-            self.send(m.exec_details(-1, execution))
+            self.send(m.exec_details(-1, execution, echo_ref=state.echo_order_ref))
             self.send(m.commission_report(execution))
 
     def _marketable(self, order: GatewayOrder) -> bool:
@@ -283,7 +283,7 @@ class Session:
         state = self.gateway.state
         for order in state.orders:
             if order.is_open and order.status != "PendingSubmit":
-                self.send(m.open_order(order, state.account))
+                self.send(m.open_order(order, state.account, echo_ref=state.echo_order_ref))
                 self.send(m.order_status(order))
         self.send(m.open_order_end())
 
@@ -302,8 +302,9 @@ class Session:
         req_id = int(fields[2])
         if self._fault("reqExecutions", req_id):
             return
-        for execution in self.gateway.state.executions:
-            self.send(m.exec_details(req_id, execution))
+        state = self.gateway.state
+        for execution in state.executions:
+            self.send(m.exec_details(req_id, execution, echo_ref=state.echo_order_ref))
             self.send(m.commission_report(execution))
         self.send(m.exec_details_end(req_id))
 

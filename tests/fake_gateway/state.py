@@ -113,6 +113,7 @@ class GatewayState:
     latency: float = 0.0
     live_data_subscribed: bool = True
     fill_mode: str = "fill"  # fill | partial | none | reject
+    echo_order_ref: bool = True  # False: openOrder and execDetails carry a blank orderRef
     cash: Decimal = Decimal("100000")
     orders: list[GatewayOrder] = field(default_factory=list)
     executions: list[GatewayExecution] = field(default_factory=list)

@@ -337,11 +337,20 @@ class BaseBroker:
     def open_orders(self) -> list[OrderState]:
         raise NotImplementedError
 
-    def find_orders(self, order_refs: list[str]) -> list[OrderState]:
-        """Orders (open or done) the broker holds for these refs; used to adopt after a crash."""
+    def find_orders(self, order_refs: list[str], *, broker_order_ids: dict[str, str] | None = None) -> list[OrderState]:
+        """Orders (open or done) the broker holds for these refs; used to adopt after a crash.
+
+        `broker_order_ids` maps ids the broker gave our orders (as recorded in the book) to
+        our refs: a broker that may report an order without the ref we sent (IB through a
+        proxy, or after a change in TWS) uses it to report those orders under our ref. Every
+        OrderState returned carries our ref."""
         raise NotImplementedError
 
-    def executions(self, since: datetime | None = None) -> list[Execution]:
+    def executions(
+        self, since: datetime | None = None, *, broker_order_ids: dict[str, str] | None = None
+    ) -> list[Execution]:
+        """Executions on the account; each carries our ref where the broker, or
+        `broker_order_ids` (as for find_orders), can tell which of our orders it filled."""
         raise NotImplementedError
 
     def positions(self) -> list[BrokerPosition]:

@@ -152,6 +152,9 @@ class IBBroker(BaseBroker):
         self._disconnected = False
         self._delayed_data = False
         self._contracts: dict[str, object] = {}
+        # Our refs by what our own placeOrder produced, for reports that come back without one.
+        self._refs_by_order_key: dict[tuple[int, int], str] = {}
+        self._refs_by_perm_id: dict[int, str] = {}
 
     # -- lifecycle ------------------------------------------------------------------
     @property
@@ -626,6 +629,8 @@ class IBBroker(BaseBroker):
         if contract is None:
             raise BrokerError(f"{label} not sent: {problem}", permanent=True)
         orders = self._ib_orders(requests)
+        for order, request in zip(orders, requests, strict=True):
+            self._refs_by_order_key[(self.client_id, order.orderId)] = request.order_ref
         mark = len(self._errors)
         trades = []
         # Parent first, then its children; only the last order transmits, so IB gets the bracket whole.
@@ -677,18 +682,27 @@ class IBBroker(BaseBroker):
             raise BrokerError(f"the IB gateway closed the connection after the {label} was sent; {unknown}") from None
         order_ids = {trade.order.orderId for trade in trades}
         errors = {e.req_id: e for e in self._errors[mark:] if e.req_id in order_ids and not _is_informational(e.code)}
+        # Our refs from our requests: IB's echo of orderRef may be blank (and the library copies it).
+        refs = [request.order_ref for request in requests]
+        for trade, ref in zip(trades, refs, strict=True):
+            if trade.order.permId:
+                self._refs_by_perm_id[trade.order.permId] = ref
         return BracketResult(
-            orders=[_order_state(trade, errors.get(trade.order.orderId)) for trade in trades],
-            executions=[_execution(fill, trade.order.orderRef) for trade in trades for fill in trade.fills],
+            orders=[
+                _order_state(trade, errors.get(trade.order.orderId), order_ref=ref)
+                for trade, ref in zip(trades, refs, strict=True)
+            ],
+            executions=[_execution(fill, ref) for trade, ref in zip(trades, refs, strict=True) for fill in trade.fills],
         )
 
     def _ib_orders(self, requests: list[OrderRequest]) -> list:
         """IB orders for one stand-alone order, or a bracket: the entry as parent, its stop and
         target as children in one OCA group, the last child transmitting all three."""
         parent = self._ib_order(requests[0], transmit=len(requests) == 1)
+        # Every order's id is taken before sending, so each report can be traced to our request.
+        parent.orderId = self._ib.client.getReqId()
         if len(requests) == 1:
             return [parent]
-        parent.orderId = self._ib.client.getReqId()
         oca_group = f"{requests[0].order_ref}-oca"
         children = [
             self._ib_order(
@@ -699,6 +713,8 @@ class IBBroker(BaseBroker):
             )
             for index, request in enumerate(requests[1:], start=1)
         ]
+        for child in children:
+            child.orderId = self._ib.client.getReqId()
         return [parent, *children]
 
     def _ib_order(self, request: OrderRequest, *, parent_id: int = 0, oca_group: str = "", transmit: bool):
@@ -730,7 +746,9 @@ class IBBroker(BaseBroker):
     async def _cancel_async(self, order_ref: str) -> None:
         loop = asyncio.get_running_loop()
         trades = await asyncio.wait_for(self._ib.reqAllOpenOrdersAsync(), self.timeout)
-        working = [t for t in trades if t.order.orderRef == order_ref and t.orderStatus.status not in DONE_STATUSES]
+        working = [
+            t for t in trades if self._ref_of(t.order) == order_ref and t.orderStatus.status not in DONE_STATUSES
+        ]
         if not working:
             log.info("ib_cancel_nothing_open", order_ref=order_ref)
             return
@@ -746,18 +764,34 @@ class IBBroker(BaseBroker):
             raise BrokerError(f"IB did not confirm cancelling {order_ref} within {self.timeout:g} s", permanent=False)
 
     # -- what IB holds: recovery and sync ----------------------------------------------------
+    def _ref_of(self, order, broker_order_ids: dict[str, str] | None = None, *, client_id=None) -> str:
+        """Our ref for an IB order or execution: the orderRef IB echoed, else what our own
+        placeOrder produced ((clientId, orderId), then permId), else the broker ids the book
+        recorded."""
+        if order.orderRef:
+            return order.orderRef
+        client_id = order.clientId if client_id is None else client_id
+        ref = self._refs_by_order_key.get((client_id, order.orderId)) or self._refs_by_perm_id.get(order.permId)
+        if not ref and broker_order_ids:
+            ref = broker_order_ids.get(str(order.permId or order.orderId), "")
+        return ref or ""
+
     def open_orders(self) -> list[OrderState]:
         trades = self._run(self.client.reqAllOpenOrdersAsync(), what="open orders")
-        return [_order_state(t) for t in trades if t.orderStatus.status not in DONE_STATUSES]
+        return [
+            _order_state(t, order_ref=self._ref_of(t.order))
+            for t in trades
+            if t.orderStatus.status not in DONE_STATUSES
+        ]
 
-    def find_orders(self, order_refs: list[str]) -> list[OrderState]:
+    def find_orders(self, order_refs: list[str], *, broker_order_ids=None) -> list[OrderState]:
         if not order_refs:
             return []
         wanted = {ref: index for index, ref in enumerate(order_refs)}
         trades = self._run(self._held_trades_async(), what="open and completed orders")
-        found = [t for t in trades if t.order.orderRef in wanted]
-        found.sort(key=lambda t: (wanted[t.order.orderRef], t.order.permId))
-        return [_order_state(t) for t in found]
+        found = [(t, ref) for t in trades if (ref := self._ref_of(t.order, broker_order_ids)) in wanted]
+        found.sort(key=lambda pair: (wanted[pair[1]], pair[0].order.permId))
+        return [_order_state(t, order_ref=ref) for t, ref in found]
 
     async def _held_trades_async(self) -> list:
         """Every order IB still knows: open (any client), completed today, and this session's."""
@@ -777,12 +811,12 @@ class IBBroker(BaseBroker):
                 merged[key] = trade
         return list(merged.values())
 
-    def executions(self, since: datetime | None = None) -> list[Execution]:
-        fills = self._run(self._executions_async(), what="executions", timeout=self.timeout + 1)
+    def executions(self, since: datetime | None = None, *, broker_order_ids=None) -> list[Execution]:
+        fills = self._run(self._executions_async(broker_order_ids), what="executions", timeout=self.timeout + 1)
         since = _utc(since)
         return [e for e in fills if since is None or e.time >= since]
 
-    async def _executions_async(self) -> list[Execution]:
+    async def _executions_async(self, broker_order_ids: dict[str, str] | None) -> list[Execution]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         answered = await self._ib.reqExecutionsAsync(ib_compat.ExecutionFilter())
@@ -794,8 +828,15 @@ class IBBroker(BaseBroker):
         if not await self._wait(lambda: _commissions_in(fills), deadline):
             missing = [f.execution.execId for f in fills if not f.commissionReport.execId]
             log.warning("ib_commission_reports_missing", exec_ids=missing)
-        refs_by_perm = {t.order.permId: t.order.orderRef for t in self._ib.trades() if t.order.permId}
-        return [_execution(f, refs_by_perm.get(f.execution.permId, "")) for f in fills]
+        refs_by_perm = {t.order.permId: self._ref_of(t.order) for t in self._ib.trades() if t.order.permId}
+        return [
+            _execution(
+                f,
+                refs_by_perm.get(f.execution.permId)
+                or self._ref_of(f.execution, broker_order_ids, client_id=f.execution.clientId),
+            )
+            for f in fills
+        ]
 
     def advance_to(self, at: datetime) -> None:
         """IB's market moves by itself."""
@@ -872,14 +913,14 @@ def _book_status(trade, error: _IBError | None) -> str:
     return Order.Status.WORKING
 
 
-def _order_state(trade, error: _IBError | None = None) -> OrderState:
+def _order_state(trade, error: _IBError | None = None, *, order_ref: str | None = None) -> OrderState:
     order = trade.order
     status = trade.orderStatus.status or "PendingSubmit"
     message = f"{error}" if error is not None else f"IB status {status}"
     if trade.orderStatus.whyHeld:
         message += f" (held: {trade.orderStatus.whyHeld})"
     return OrderState(
-        order_ref=order.orderRef,
+        order_ref=order.orderRef if order_ref is None else order_ref,
         broker_order_id=str(order.permId or order.orderId),
         symbol=trade.contract.symbol,
         side=order.action,
@@ -898,7 +939,7 @@ def _execution(fill, order_ref: str = "") -> Execution:
     commission = fill.commissionReport.commission if fill.commissionReport.execId else 0
     return Execution(
         exec_id=execution.execId,
-        order_ref=execution.orderRef or order_ref,
+        order_ref=order_ref or execution.orderRef,
         broker_order_id=str(execution.permId or execution.orderId),
         symbol=fill.contract.symbol,
         side="BUY" if execution.side in ("BOT", "BUY") else "SELL",

@@ -160,13 +160,14 @@ class SimBroker(BaseBroker):
         working = SimOrder.objects.filter(account=self._account_row, status=SimOrder.Status.WORKING)
         return [self._state(order) for order in working.order_by("id")]
 
-    def find_orders(self, order_refs: list[str]) -> list[OrderState]:
+    def find_orders(self, order_refs: list[str], *, broker_order_ids=None) -> list[OrderState]:
+        # SIM always keeps our ref: the broker ids add nothing.
         from trading.sim.models import SimOrder
 
         found = SimOrder.objects.filter(account=self._account_row, order_ref__in=order_refs)
         return [self._state(order) for order in found.order_by("id")]
 
-    def executions(self, since: datetime | None = None) -> list[Execution]:
+    def executions(self, since: datetime | None = None, *, broker_order_ids=None) -> list[Execution]:
         from trading.sim.models import SimExecution
 
         rows = SimExecution.objects.filter(account=self._account_row).select_related("order")

@@ -508,14 +508,34 @@ def _record_outcomes(sent: list[_Bracket]) -> None:
             pk__in=[item.trade.pk for item in sent], status__in=[Trade.Status.REJECTED, Trade.Status.CANCELLED]
         ).values_list("pk", "status", "status_reason")
     }
+    unconfirmed = _unconfirmed_refs([item.trade.pk for item in sent])
     for item in sent:
-        item.problem = ended.get(item.trade.pk, "")
+        item.problem = ended.get(item.trade.pk, "") or _unconfirmed_problem(unconfirmed.get(item.trade.pk))
         if item.problem:
             _set_candidate(item.candidate, Candidate.Status.FAILED, item.problem)
         else:
             _mark_candidate(item.candidate, Candidate.Status.EXECUTED)
     executed = [item.candidate.pk for item in sent if not item.problem]
     Candidate.objects.filter(pk__in=executed).update(status=Candidate.Status.EXECUTED, reason="")
+
+
+def _unconfirmed_refs(trade_ids: list[int]) -> dict[int, list[str]]:
+    """Per trade, the refs of its orders the broker answered for but the book still holds as
+    intents: the broker's report could not be matched to them, so nobody knows their state."""
+    unconfirmed: dict[int, list[str]] = {}
+    for trade_id, ref in (
+        Order.objects.filter(trade_id__in=trade_ids, status=Order.Status.INTENT)
+        .order_by("id")
+        .values_list("trade_id", "client_order_ref")
+    ):
+        unconfirmed.setdefault(trade_id, []).append(ref)
+    return unconfirmed
+
+
+def _unconfirmed_problem(refs: list[str] | None) -> str:
+    if not refs:
+        return ""
+    return f"not confirmed by the broker: {', '.join(refs)} (the next run adopts or releases them by ref)"
 
 
 def _adopt_existing(broker, entry: Order, bracket: BracketRequest) -> bool:
@@ -537,10 +557,12 @@ def _record_send_failure(trade, candidate, exc: BrokerError) -> str:
         reason = f"rejected by broker: {exc}"
     else:
         # Outcome unknown: the intent stays, and recovery adopts or releases it by its ref.
-        for order in trade.orders.filter(status=Order.Status.INTENT):
+        pending = list(trade.orders.filter(status=Order.Status.INTENT).order_by("id"))
+        for order in pending:
             order.error = f"send outcome unknown: {exc}"[:300]
             order.save(update_fields=["error", "updated_at"])
-        reason = f"send outcome unknown ({exc}); the next run adopts or releases it"
+        refs = ", ".join(order.client_order_ref for order in pending)
+        reason = f"send outcome unknown ({exc}) for {refs}; the next run adopts or releases them"
     _set_candidate(candidate, Candidate.Status.FAILED, reason)
     return reason
 

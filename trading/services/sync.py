@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from trading.brokers.base import BaseBroker, BrokerError, Execution
@@ -25,15 +26,27 @@ def book_apply_executions(*, executions: list[Execution]) -> int:
 
 
 def book_sync(*, broker: BaseBroker, backend: str, since: datetime | None = None) -> int:
-    """Pull executions and the states of our open orders from the broker into the book."""
-    new_fills = book_apply_executions(executions=broker.executions(since=since))
-    open_refs = list(
+    """Pull executions and the states of our open orders from the broker into the book.
+
+    The broker ids the book recorded go with the request, so a report that comes back
+    without our ref (IB through a proxy) still lands on the order it belongs to."""
+    awaiting_fills = dict(
+        Order.objects.filter(backend=backend, dry_run=False, filled_quantity__lt=F("quantity"))
+        .exclude(broker_order_id="")
+        .exclude(status__in=[Order.Status.CANCELLED, Order.Status.REJECTED, Order.Status.NOT_SENT])
+        .values_list("broker_order_id", "client_order_ref")
+    )
+    new_fills = book_apply_executions(executions=broker.executions(since=since, broker_order_ids=awaiting_fills))
+    open_orders = dict(
         Order.objects.filter(backend=backend, dry_run=False, status__in=Order.OPEN_STATUSES)
         .exclude(status=Order.Status.INTENT)
-        .values_list("client_order_ref", flat=True)
+        .values_list("client_order_ref", "broker_order_id")
     )
+    open_refs = list(open_orders)
     for start in range(0, len(open_refs), 500):
-        order_apply_states(states=broker.find_orders(open_refs[start : start + 500]))
+        refs = open_refs[start : start + 500]
+        known_ids = {open_orders[ref]: ref for ref in refs if open_orders[ref]}
+        order_apply_states(states=broker.find_orders(refs, broker_order_ids=known_ids))
     return new_fills
 
 
