@@ -671,9 +671,12 @@ class IBBroker(BaseBroker):
                 raise BrokerError(f"{self._connectivity_error()} while the {label} was sent; {unknown}")
             if not acknowledged:
                 raise BrokerError(f"IB did not acknowledge the {label} within {self.timeout:g} s; {unknown}")
+            # Done means done and reported: IB's orderStatus "Filled" may arrive before the
+            # execDetails that carry the fill, and a fill without its execution is not recorded.
             await self._wait(
                 lambda: (
                     primary.orderStatus.status in DONE_STATUSES
+                    and sum(int(fill.execution.shares) for fill in primary.fills) >= _filled(primary)
                     and _commissions_in(fill for trade in trades for fill in trade.fills)
                 ),
                 loop.time() + self.fill_wait,
