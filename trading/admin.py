@@ -241,7 +241,21 @@ class TradeAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Origin", {"fields": ["run_link", "candidate", "backend", "dry_run", "created_at", "updated_at"]}),
+        (
+            "Origin",
+            {
+                "fields": [
+                    "run_link",
+                    "candidate",
+                    "backend",
+                    "broker_alias",
+                    "account_id",
+                    "dry_run",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
     ]
     readonly_fields = [f.name for f in Trade._meta.fields if f.name not in ("notes", "tags", "review_status")] + [
         "run_link"
