@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,11 @@ def manage(transactional_db, tmp_path):
         return subprocess.run(argv, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120)
 
     return command
+
+
+def wait_for(path: Path, timeout: float = 60) -> None:
+    """Until a paused subprocess writes `path` (a failpoint's 'paused' file)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.05)

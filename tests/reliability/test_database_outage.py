@@ -13,22 +13,14 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from tests.reliability.conftest import ROOT
+from tests.reliability.conftest import ROOT, wait_for
 
 AT = "2026-11-20T10:30"
-
-
-def _wait_for(path: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path.name} never appeared"
-        time.sleep(0.05)
 
 
 def _paused_run(manage, tmp_path, **env):
@@ -48,7 +40,7 @@ def _paused_run(manage, tmp_path, **env):
             **env,
         },
     )
-    _wait_for(pause_dir / "paused")
+    wait_for(pause_dir / "paused")
     return process, pause_dir
 
 
@@ -173,7 +165,7 @@ def _paused_run_on(cluster, tmp_path):
         "TRADE_LABS_FAILPOINT_DIR": str(pause_dir),
     }
     process = _manage_on(cluster, tmp_path, "run_pipeline", "--at", AT, "--top", "1", background=True, env=env)
-    _wait_for(pause_dir / "paused")
+    wait_for(pause_dir / "paused")
     return process, pause_dir
 
 

@@ -2,24 +2,15 @@
 sending them) is refused: releasing its intents would let the live run send orders the book
 calls never sent."""
 
-import time
-from pathlib import Path
-
 import pytest
 
+from tests.reliability.conftest import wait_for
 from trading.models import Order, PipelineRun, Trade
 from trading.sim.models import SimOrder
 
 AT = "2026-11-20T10:30"
 
 pytestmark = pytest.mark.slow
-
-
-def _wait_for(path: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path.name} never appeared"
-        time.sleep(0.05)
 
 
 def test_retry_of_a_live_run_is_refused_and_the_run_finishes_consistent(manage, tmp_path):
@@ -32,7 +23,7 @@ def test_retry_of_a_live_run_is_refused_and_the_run_finishes_consistent(manage, 
     }
     live = manage("run_pipeline", "--at", AT, "--top", "1", background=True, env=env)
     try:
-        _wait_for(pause_dir / "paused")
+        wait_for(pause_dir / "paused")
         run = PipelineRun.objects.get()
 
         retry = manage("run_pipeline", "--retry", str(run.run_id))

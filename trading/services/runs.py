@@ -18,30 +18,24 @@ def current_worker() -> dict:
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
-def process_is_gone(worker: dict) -> bool:
-    """True only when we can be sure: same host, and no process with that pid."""
+def _process_state(worker: dict) -> str:
+    """'alive' or 'gone' when we can be sure (same host, pid signalled), else 'unknown'."""
     if not worker or worker.get("host") != socket.gethostname():
-        return False
+        return "unknown"
     try:
         os.kill(int(worker["pid"]), 0)
     except ProcessLookupError:
-        return True
-    except (PermissionError, ValueError, KeyError, TypeError):
-        return False
-    return False
-
-
-def _process_is_alive(worker: dict) -> bool:
-    """True when its process is on this host and still exists (or cannot be signalled: it exists)."""
-    if not worker or worker.get("host") != socket.gethostname():
-        return False
-    try:
-        os.kill(int(worker["pid"]), 0)
+        return "gone"
     except PermissionError:
-        return True
-    except (ProcessLookupError, ValueError, KeyError, TypeError):
-        return False
-    return True
+        return "alive"  # it exists, under another user
+    except (ValueError, KeyError, TypeError):
+        return "unknown"
+    return "alive"
+
+
+def process_is_gone(worker: dict) -> bool:
+    """True only when we can be sure: same host, and no process with that pid."""
+    return _process_state(worker) == "gone"
 
 
 def run_alive_reason(run: PipelineRun, *, now: datetime | None = None) -> str:
@@ -51,9 +45,10 @@ def run_alive_reason(run: PipelineRun, *, now: datetime | None = None) -> str:
     if run.status != PipelineRun.Status.RUNNING:
         return ""
     worker = run.parameters.get("worker", {}) if isinstance(run.parameters, dict) else {}
-    if process_is_gone(worker):
+    state = _process_state(worker)
+    if state == "gone":
         return ""
-    if _process_is_alive(worker):
+    if state == "alive":
         return f"its process {worker.get('host')}:{worker.get('pid')} is alive"
     now = now or timezone.now()
     if run.lease_expires_at is not None and run.lease_expires_at > now:
