@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from reporting.rendering import human_duration
 from reporting.selectors import today_new_york
 from reporting.services import report_generate
+from trading import sessions
 
 
 class Command(BaseCommand):
@@ -24,6 +25,11 @@ class Command(BaseCommand):
                 day = date.fromisoformat(options["date"])
             except ValueError:
                 raise CommandError(f"--date {options['date']!r} is not a date (YYYY-MM-DD)") from None
+            if not sessions.is_session(day):
+                raise CommandError(
+                    f"--date {day.isoformat()} ({day:%A}) is not an NYSE session (a weekend or market holiday): "
+                    "nothing trades that day, so there is no daily report to make"
+                )
         report = report_generate(day=day)
         m = report.metrics
         if options["json"]:
