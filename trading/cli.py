@@ -1,25 +1,52 @@
 """Helpers shared by the trading management commands: parsing times, printing tables."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from django.core.management.base import CommandError
 
 from trading import sessions
 
 
-def parse_moment(text: str | None) -> datetime | None:
-    """An ISO time; without an offset it is read as New York time (how traders say times)."""
+def parse_moment(text: str | None, *, option: str = "--at") -> datetime | None:
+    """An ISO time; without an offset it is read as New York time (how traders say times).
+
+    Only moments on days the NYSE calendar knows are accepted: anything else (year 1, year 9999)
+    is refused here, with the range, before a command writes anything."""
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise CommandError(
-            f"--at {text!r} is not an ISO time (e.g. 2026-11-20T10:30 or 2026-11-20T15:30:00Z)"
+            f"{option} {text!r} is not an ISO time (e.g. 2026-11-20T10:30 or 2026-11-20T15:30:00Z)"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=sessions.NEW_YORK)
+    try:
+        day = moment.astimezone(sessions.NEW_YORK).date()
+    except OverflowError:  # year 1 or 9999 moved across a time zone: the day as written is as far out
+        day = moment.date()
+    _check_known(day, option=option, text=text)
     return moment.astimezone(UTC)
+
+
+def parse_day(text: str | None, *, option: str) -> date | None:
+    """A date YYYY-MM-DD on a day the NYSE calendar knows (it need not be a session)."""
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"{option} {text!r} is not a date (YYYY-MM-DD, e.g. 2026-11-20)") from None
+    _check_known(day, option=option, text=text)
+    return day
+
+
+def _check_known(day: date, option: str, text: str) -> None:
+    try:
+        sessions.check_known(day)
+    except sessions.OutsideCalendar as exc:
+        raise CommandError(f"{option} {text}: {exc}") from None
 
 
 def table(headers: list[str], rows: list[list]) -> str:

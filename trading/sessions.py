@@ -2,6 +2,12 @@
 
 All functions take and return timezone-aware datetimes (UTC) and `date`s of the session
 in New York. Extra, unscheduled closures can be layered on by the scheduling code.
+
+The calendar knows a window around today: YEARS_BACK years of history and YEARS_AHEAD years
+ahead. Ahead is bounded because the NYSE publishes its holidays about three years in advance;
+a session further out would be a guess from rules that may change. The window is rebuilt when
+the day changes, so a process running for a year keeps seeing sessions. A date outside it
+raises OutsideCalendar (a ValueError) rather than reading as a day without a session.
 """
 
 from dataclasses import dataclass
@@ -10,6 +16,12 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 NEW_YORK = ZoneInfo("America/New_York")
+YEARS_BACK = 20  # exchange_calendars' own default history
+YEARS_AHEAD = 3
+
+
+class OutsideCalendar(ValueError):
+    """A date the NYSE calendar cannot speak for: before its history or beyond its horizon."""
 
 
 @dataclass(frozen=True)
@@ -27,11 +39,34 @@ class Session:
         return self.close.astimezone(NEW_YORK).hour < 16
 
 
-@lru_cache(maxsize=1)
-def _xnys():
+def _today() -> date:
+    return datetime.now(UTC).astimezone(NEW_YORK).date()
+
+
+def _years_from(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+def calendar_window(*, today: date | None = None) -> tuple[date, date]:
+    """The first and last day the calendar is built for, `today` (New York) being the build date."""
+    today = today or _today()
+    return _years_from(today, -YEARS_BACK), _years_from(today, YEARS_AHEAD)
+
+
+@lru_cache(maxsize=2)
+def _xnys_built_on(today: date):
     import exchange_calendars
 
-    return exchange_calendars.get_calendar("XNYS")
+    start, end = calendar_window(today=today)
+    return exchange_calendars.get_calendar("XNYS", start=start, end=end)
+
+
+def _xnys(*, today: date | None = None):
+    """The calendar built today: keyed by the build date, so a long-running process rebuilds it daily."""
+    return _xnys_built_on(today or _today())
 
 
 def _ts(day: date):
@@ -44,18 +79,28 @@ def _aware(timestamp) -> datetime:
     return timestamp.to_pydatetime().astimezone(UTC)
 
 
-def known_range() -> tuple[date, date]:
-    """The first and last session exchange_calendars knows (it looks about a year ahead)."""
-    cal = _xnys()
-    return cal.first_session.date(), cal.last_session.date()
+def known_range(*, today: date | None = None) -> tuple[date, date]:
+    """The first and last day the calendar can answer for (see YEARS_BACK and YEARS_AHEAD)."""
+    return calendar_window(today=today)
+
+
+def check_known(day: date, *, today: date | None = None) -> None:
+    """Raise OutsideCalendar, naming the range, when `day` is outside what the calendar knows."""
+    first, last = known_range(today=today)
+    if not first <= day <= last:
+        raise OutsideCalendar(
+            f"{day.isoformat()} is outside the NYSE calendar, which is known from {first.isoformat()} "
+            f"to {last.isoformat()} ({YEARS_BACK} years back, {YEARS_AHEAD} ahead: the NYSE publishes its "
+            "holidays about three years in advance)"
+        )
 
 
 def is_session(day: date) -> bool:
-    cal = _xnys()
-    ts = _ts(day)
-    if ts < cal.first_session or ts > cal.last_session:
-        return False
-    return bool(cal.is_session(ts))
+    """Whether the NYSE trades on `day`; OutsideCalendar when the calendar cannot say."""
+    check_known(day)
+    cal, ts = _xnys(), _ts(day)
+    # The window's edge days before its first or after its last session are days without one.
+    return cal.first_session <= ts <= cal.last_session and bool(cal.is_session(ts))
 
 
 @lru_cache(maxsize=4096)
@@ -80,10 +125,13 @@ def previous_session(day: date) -> Session:
 
 
 def sessions_between(start: date, end: date) -> list[Session]:
-    """Every session from `start` to `end`, both included."""
+    """Every session from `start` to `end`, both included; OutsideCalendar when either is unknown."""
+    if start > end:
+        return []
+    check_known(start)
+    check_known(end)
     cal = _xnys()
-    start_ts = max(_ts(start), cal.first_session)
-    end_ts = min(_ts(end), cal.last_session)
+    start_ts, end_ts = max(_ts(start), cal.first_session), min(_ts(end), cal.last_session)
     if start_ts > end_ts:
         return []
     return [session(ts.date()) for ts in cal.sessions_in_range(start_ts, end_ts)]

@@ -162,3 +162,10 @@ def _call(*args) -> str:
     out = StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
+
+
+@pytest.mark.parametrize(("day", "why"), [("2026-11-21", "Saturday"), ("2026-11-26", "Thursday")])  # Thanksgiving
+def test_report_on_a_day_without_a_session_is_refused(day, why):
+    with pytest.raises(CommandError, match=f"{day} \\({why}\\) is not an NYSE session"):
+        call_command("report", "--date", day, stdout=StringIO())
+    assert not DailyReport.objects.exists()

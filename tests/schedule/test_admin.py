@@ -94,6 +94,14 @@ def test_staff_enter_an_extra_closure_but_only_on_a_session(staff_client):
     assert ExtraClosure.objects.get().day == date(2026, 11, 23)
 
 
+def test_a_day_outside_the_calendar_is_refused_on_the_form_and_the_plan(staff_client, schedule_settings):
+    refused = staff_client.post(reverse("admin:schedule_extraclosure_add"), {"day": "2099-01-05", "reason": "Far"})
+    assert refused.status_code == 200 and "is outside the NYSE calendar" in refused.content.decode()
+    assert not ExtraClosure.objects.exists()
+    plan = staff_client.get(PLAN, {"day": "1900-01-02"}, follow=True)
+    assert plan.status_code == 200 and "is outside the NYSE calendar" in plan.content.decode()
+
+
 def test_schedules_are_paused_and_resumed_from_the_django_q_admin(staff_client, schedule_settings):
     schedules_sync()
     midday = Schedule.objects.get(name=schedule_name(Job.MIDDAY_SCAN))

@@ -124,6 +124,13 @@ def test_bad_ranges_are_refused(schedule_settings, start, end, error):
         call_command("schedule_plan", "--from", start, "--to", end, stdout=StringIO())
 
 
+def test_the_plan_reaches_past_exchange_calendars_one_year_horizon(schedule_settings):
+    """exchange_calendars alone stopped at a year from today; the calendar's window reaches three."""
+    out = StringIO()
+    call_command("schedule_plan", "--from", "2027-12-27", "--to", "2027-12-31", "--job", "report", stdout=out)
+    assert "5 occurrences in 5 sessions" in out.getvalue()
+
+
 @pytest.mark.parametrize(
     "change",
     [{"opening_scan": "9h30"}, {"mark_every_minutes": 0}, {"scan_grace_minutes": "ten"}, {"report": "25:00"}],

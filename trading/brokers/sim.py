@@ -72,6 +72,17 @@ class SimBroker(BaseBroker):
 
     # -- clock and market data ----------------------------------------------------------
     def market_moment(self, requested: datetime | None, now: datetime) -> tuple[datetime, str]:
+        """Raises SimClockPassed (permanent) when the moment is before this account's clock."""
+        moment, label = self._resolve_moment(requested, now)
+        from trading.sim.engine import sim_clock_refuse_earlier
+        from trading.sim.models import SimAccount
+
+        # Read, not get_or_create: asking for a moment writes nothing, even for a new account.
+        clock = SimAccount.objects.filter(account_id=self.account_id).values_list("clock", flat=True).first()
+        sim_clock_refuse_earlier(clock=clock, at=moment)
+        return moment, label
+
+    def _resolve_moment(self, requested: datetime | None, now: datetime) -> tuple[datetime, str]:
         label_source = f"SIM {self.market.label()}"
         if requested is None:
             moment, why = sessions.latest_market_moment(now)

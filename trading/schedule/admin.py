@@ -66,6 +66,10 @@ class JobSlotAdmin(admin.ModelAdmin):
         today = sessions.to_new_york(now).date()
         try:
             day = date.fromisoformat(request.GET.get("day", "")) if request.GET.get("day") else today
+            sessions.check_known(day)
+        except sessions.OutsideCalendar as exc:
+            messages.error(request, f"{exc}; showing today.")
+            day = today
         except ValueError:
             messages.error(request, f"{request.GET['day']!r} is not a date like 2026-11-27; showing today.")
             day = today

@@ -88,5 +88,11 @@ class ExtraClosure(models.Model):
         return f"{self.day.isoformat()} closed: {self.reason}"
 
     def clean(self) -> None:
-        if self.day and not sessions.is_session(self.day):
+        if not self.day:
+            return
+        try:
+            is_session = sessions.is_session(self.day)
+        except sessions.OutsideCalendar as exc:
+            raise ValidationError({"day": str(exc)}) from None
+        if not is_session:
             raise ValidationError({"day": f"{self.day.isoformat()} is not an NYSE session anyway; nothing to close."})

@@ -147,8 +147,8 @@ def run_finish(run: PipelineRun, *, status: str, error: str = "") -> None:
 
 
 def pipeline_run(options: RunOptions | None = None, *, now: datetime | None = None) -> PipelineRun:
-    """Run the pipeline once. Raises SafetyError (before any record) and AlreadyRunning;
-    everything else is stored on the returned run."""
+    """Run the pipeline once. Raises SafetyError and a broker's refusal of the moment (both before
+    any record) and AlreadyRunning; everything else is stored on the returned run."""
     options = options or RunOptions()
     ensure_paper_mode()
     now = now or timezone.now()
@@ -164,6 +164,9 @@ def pipeline_run(options: RunOptions | None = None, *, now: datetime | None = No
         "scanner": settings.TRADE_LABS_SCANNER,
         "risk": {k: str(v) for k, v in risk.__dict__.items()},
     }
+    # A moment the broker cannot trade (the SIM broker's clock has passed it) is refused before
+    # anything is recorded; the broker is asked again, connected, inside the run.
+    brokers.create(options.alias).market_moment(options.at, now)
     try:
         run = run_start(
             backend=backend_name,

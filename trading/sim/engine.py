@@ -11,13 +11,35 @@ import numpy as np
 from django.db import IntegrityError, connection, transaction
 
 from trading import sessions
-from trading.brokers.base import BracketRequest, OrderRequest, tradable_touch
+from trading.brokers.base import BracketRequest, BrokerError, OrderRequest, tradable_touch
 from trading.commissions import commission_for
 from trading.money import CENT, to_price
 
 from .models import SimAccount, SimExecution, SimOrder, SimPosition
 
 BPS = Decimal(10_000)
+
+
+class SimClockPassed(BrokerError):
+    """A moment earlier than the SIM broker's clock. The market up to the clock has been worked
+    (stops and targets filled along it), so going back would trade or mark a past that already
+    happened differently; every entry point of this engine refuses it, and nothing is written."""
+
+    def __init__(self, *, clock: datetime, requested: datetime):
+        super().__init__(
+            f"the SIM broker's clock is at {sessions.to_new_york(clock):%Y-%m-%d %H:%M} New York; "
+            f"an earlier moment ({sessions.to_new_york(requested):%Y-%m-%d %H:%M} New York) cannot be traded "
+            "or marked — replay into a new book (another SIM account)",
+            permanent=True,
+        )
+        self.clock = clock
+        self.requested = requested
+
+
+def sim_clock_refuse_earlier(*, clock: datetime | None, at: datetime) -> None:
+    """Time runs only forward on a SIM account: raise SimClockPassed when `at` is before `clock`."""
+    if clock is not None and at < clock:
+        raise SimClockPassed(clock=clock, requested=at)
 
 
 def sim_account_get(*, account_id: str, starting_cash: Decimal) -> SimAccount:
@@ -189,6 +211,7 @@ def _accept(account: SimAccount, brackets: list[BracketRequest], *, at, market, 
         return {}
     with transaction.atomic():
         account = SimAccount.objects.select_for_update().get(pk=account.pk)
+        sim_clock_refuse_earlier(clock=account.clock, at=at)
         parents, children, fills = [], [], []
         for bracket in brackets:
             quote = market.quote(bracket.entry.symbol, at)
@@ -244,6 +267,7 @@ def sim_place_order(
         return existing
     with transaction.atomic():
         account = SimAccount.objects.select_for_update().get(pk=account.pk)
+        sim_clock_refuse_earlier(clock=account.clock, at=at)
         order = _create(account, request, parent=None, oca_group="", at=at)
         quote = market.quote(request.symbol, at)
         touch = tradable_touch(quote, request.side)
@@ -316,9 +340,11 @@ def _work_group(account, orders: list[SimOrder], *, start: datetime, end: dateti
 
 
 def sim_advance(*, account: SimAccount, at: datetime, market, slippage_bps: Decimal, commission_schedule=None) -> None:
-    """Move the broker's clock to `at`, filling any stop or target the price path reaches."""
+    """Move the broker's clock to `at`, filling any stop or target the price path reaches.
+    Raises SimClockPassed when `at` is before the clock."""
     with transaction.atomic():
         account = SimAccount.objects.select_for_update().get(pk=account.pk)
+        sim_clock_refuse_earlier(clock=account.clock, at=at)
         working = (
             SimOrder.objects.filter(
                 account=account, status=SimOrder.Status.WORKING, parent__status=SimOrder.Status.FILLED

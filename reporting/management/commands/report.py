@@ -1,13 +1,14 @@
 """python manage.py report [--date YYYY-MM-DD] [--json]"""
 
 import json
-from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
 from reporting.rendering import human_duration
 from reporting.selectors import today_new_york
 from reporting.services import report_generate
+from trading import sessions
+from trading.cli import parse_day
 
 
 class Command(BaseCommand):
@@ -18,12 +19,12 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the metrics as one JSON object.")
 
     def handle(self, *args, **options):
-        day = today_new_york()
-        if options["date"]:
-            try:
-                day = date.fromisoformat(options["date"])
-            except ValueError:
-                raise CommandError(f"--date {options['date']!r} is not a date (YYYY-MM-DD)") from None
+        day = parse_day(options["date"], option="--date") or today_new_york()
+        if options["date"] and not sessions.is_session(day):
+            raise CommandError(
+                f"--date {day.isoformat()} ({day:%A}) is not an NYSE session (a weekend or market holiday): "
+                "nothing trades that day, so there is no daily report to make"
+            )
         report = report_generate(day=day)
         m = report.metrics
         if options["json"]:

@@ -3,8 +3,9 @@
 import json
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from trading.brokers.base import BrokerError
 from trading.cli import ny, parse_moment
 from trading.services.marking import book_mark
 
@@ -18,7 +19,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
-        result = book_mark(alias=options["backend"] or "default", at=parse_moment(options["at"]))
+        try:
+            result = book_mark(alias=options["backend"] or "default", at=parse_moment(options["at"]))
+        except BrokerError as exc:
+            raise CommandError(str(exc)) from None
         if options["json"]:
             payload = {
                 "moment": result.moment.isoformat(),

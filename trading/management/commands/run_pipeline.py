@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from trading.brokers import InvalidBrokerError
-from trading.brokers.base import SafetyError
+from trading.brokers.base import BrokerError, SafetyError
 from trading.cli import ny, parse_moment, table
 from trading.models import PipelineRun
 from trading.selectors import run_summary
@@ -62,7 +62,7 @@ class Command(BaseCommand):
             run = pipeline_run(run_options)
         except SafetyError as exc:
             raise CommandError(f"refused: {exc}") from None
-        except (AlreadyRunning, DatabaseUnavailable) as exc:
+        except (AlreadyRunning, DatabaseUnavailable, BrokerError) as exc:
             raise CommandError(str(exc)) from None
         summary = run_summary(run)
         if options["json"]:

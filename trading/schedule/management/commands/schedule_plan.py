@@ -1,21 +1,13 @@
 """python manage.py schedule_plan --from YYYY-MM-DD --to YYYY-MM-DD [--job JOB] [--json]"""
 
 import json
-from datetime import UTC, date
+from datetime import UTC
 
 from django.core.management.base import BaseCommand, CommandError
 
-from trading import sessions
-from trading.cli import table
+from trading.cli import parse_day, table
 from trading.schedule.models import Job
 from trading.schedule.selectors import plan_between
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"{text!r} is not a date like 2026-11-27") from None
 
 
 class Command(BaseCommand):
@@ -28,14 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print a JSON list instead of a table.")
 
     def handle(self, *args, **options):
-        start, end = _date(options["start"]), _date(options["end"])
+        start, end = parse_day(options["start"], option="--from"), parse_day(options["end"], option="--to")
         if end < start:
             raise CommandError("--to is before --from")
-        first, last = sessions.known_range()
-        if start < first or end > last:
-            raise CommandError(
-                f"the NYSE calendar (exchange_calendars XNYS) is known from {first.isoformat()} to {last.isoformat()}"
-            )
         plan = plan_between(start=start, end=end)
         if options["job"]:
             plan = [o for o in plan if o.job == options["job"]]
