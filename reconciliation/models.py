@@ -53,6 +53,8 @@ class Discrepancy(models.Model):
         AVG_COST_DRIFT = "avg_cost_drift", "Average cost drift"
         ORDER_MISSING_AT_BROKER = "order_missing_at_broker", "Our open order unknown to broker"
         ORDER_UNKNOWN_TO_US = "order_unknown_to_us", "Broker order we did not record"
+        ORDER_WORKING_AT_BROKER_ONLY = "order_working_at_broker_only", "Broker order working that our book calls done"
+        ORDER_DONE_AT_BROKER = "order_done_at_broker", "Our working order is done at the broker"
 
     class Severity(models.TextChoices):
         CRITICAL = "critical", "Critical"

@@ -2,7 +2,9 @@
 
 Expected positions come from our own fills for the backend (entries minus exits, dry
 runs excluded) and our position's average cost and mark; actual ones from the broker.
-Open orders are matched both ways by orderRef.
+Orders are matched both ways by orderRef, by presence and by status: an order working at
+the broker that the book calls done (or never sent), and one the book calls working that
+the broker has finished, are findings of their own.
 """
 
 import json
@@ -31,7 +33,19 @@ SEVERITY = {
     Discrepancy.Kind.AVG_COST_DRIFT: Discrepancy.Severity.WARNING,
     Discrepancy.Kind.ORDER_MISSING_AT_BROKER: Discrepancy.Severity.HIGH,
     Discrepancy.Kind.ORDER_UNKNOWN_TO_US: Discrepancy.Severity.HIGH,
+    # It can open or close a position nobody expects: the most dangerous order finding.
+    Discrepancy.Kind.ORDER_WORKING_AT_BROKER_ONLY: Discrepancy.Severity.CRITICAL,
+    Discrepancy.Kind.ORDER_DONE_AT_BROKER: Discrepancy.Severity.HIGH,
 }
+BOOK_WORKING = (Order.Status.SUBMITTED, Order.Status.WORKING, Order.Status.PARTIALLY_FILLED)
+# Statuses after which the book expects nothing more of an order at the broker.
+BOOK_DONE = (
+    Order.Status.FILLED,
+    Order.Status.CANCELLED,
+    Order.Status.REJECTED,
+    Order.Status.NOT_SENT,
+    Order.Status.ERROR,
+)
 
 
 @dataclass(frozen=True)
@@ -95,43 +109,86 @@ def _position_findings(
     return findings
 
 
-def _order_findings(*, backend: str, broker_orders) -> list[Finding]:
-    ours = {
+def _book_working_orders(*, backend: str) -> dict[str, Order]:
+    return {
         o.client_order_ref: o
-        for o in Order.objects.filter(
-            backend=backend,
-            dry_run=False,
-            status__in=[Order.Status.SUBMITTED, Order.Status.WORKING, Order.Status.PARTIALLY_FILLED],
-        )
+        for o in Order.objects.filter(backend=backend, dry_run=False, status__in=BOOK_WORKING).order_by("id")
     }
-    known_refs = set(Order.objects.filter(backend=backend).values_list("client_order_ref", flat=True))
+
+
+def _broker_states_of(broker, orders: list[Order]) -> dict[str, object]:
+    """What the broker says (open or done) of these orders, by our ref."""
+    if not orders:
+        return {}
+    ids = {o.broker_order_id: o.client_order_ref for o in orders if o.broker_order_id}
+    found = broker.find_orders([o.client_order_ref for o in orders], broker_order_ids=ids)
+    return {state.order_ref: state for state in found}
+
+
+def _order_findings(*, ours: dict[str, Order], broker_orders, done_at_broker: dict) -> list[Finding]:
+    """`ours`: the book's working orders; `broker_orders`: the broker's working orders;
+    `done_at_broker`: what the broker says of our working orders it does not list as working."""
     at_broker = {o.order_ref: o for o in broker_orders if o.order_ref}
-    findings = [
-        Finding(
-            Discrepancy.Kind.ORDER_MISSING_AT_BROKER,
-            order.symbol,
-            order.status,
-            "not open at broker",
-            f"{order.side} {order.quantity} {order.order_type}",
-            order_ref=ref,
-        )
-        for ref, order in sorted(ours.items())
-        if ref not in at_broker
-    ]
-    for state in broker_orders:
-        if state.order_ref in known_refs:
+    findings = []
+    for ref, order in sorted(ours.items()):
+        if ref in at_broker:
             continue
-        identity = state.order_ref or f"broker:{state.broker_order_id}"
-        findings.append(
-            Finding(
-                Discrepancy.Kind.ORDER_UNKNOWN_TO_US,
-                state.symbol,
-                "no such order in our book",
-                state.status,
-                f"{state.side} {state.quantity} {state.order_type} (broker id {state.broker_order_id})",
-                order_ref=identity,
+        state = done_at_broker.get(ref)
+        if state is not None and state.status in BOOK_DONE:
+            findings.append(
+                Finding(
+                    Discrepancy.Kind.ORDER_DONE_AT_BROKER,
+                    order.symbol,
+                    order.status,
+                    state.status,
+                    f"{order.side} {order.quantity} {order.order_type}: the broker has it {state.status}",
+                    order_ref=ref,
+                )
             )
-        )
+        else:
+            findings.append(
+                Finding(
+                    Discrepancy.Kind.ORDER_MISSING_AT_BROKER,
+                    order.symbol,
+                    order.status,
+                    "not open at broker",
+                    f"{order.side} {order.quantity} {order.order_type}",
+                    order_ref=ref,
+                )
+            )
+    book = {
+        o.client_order_ref: o
+        for o in Order.objects.filter(client_order_ref__in=[ref for ref in at_broker if ref not in ours])
+    }
+    for state in broker_orders:
+        order = book.get(state.order_ref) if state.order_ref else None
+        if state.order_ref in ours:
+            continue
+        if order is None:
+            identity = state.order_ref or f"broker:{state.broker_order_id}"
+            findings.append(
+                Finding(
+                    Discrepancy.Kind.ORDER_UNKNOWN_TO_US,
+                    state.symbol,
+                    "no such order in our book",
+                    state.status,
+                    f"{state.side} {state.quantity} {state.order_type} (broker id {state.broker_order_id})",
+                    order_ref=identity,
+                )
+            )
+        elif order.dry_run or order.status in BOOK_DONE:
+            book_says = "dry run, never sent" if order.dry_run else order.status
+            findings.append(
+                Finding(
+                    Discrepancy.Kind.ORDER_WORKING_AT_BROKER_ONLY,
+                    state.symbol,
+                    book_says,
+                    state.status,
+                    f"{state.side} {state.quantity} {state.order_type} (broker id {state.broker_order_id}) is live "
+                    "at the broker: it can open or close a position the book does not expect",
+                    order_ref=state.order_ref,
+                )
+            )
     return findings
 
 
@@ -207,6 +264,9 @@ def reconciliation_run(*, alias: str = "default", trigger: str = "manual") -> Re
         with brokers.create(alias) as broker:
             actual = {p.symbol: p for p in broker.positions() if p.quantity}
             broker_orders = broker.open_orders()
+            ours = _book_working_orders(backend=backend)
+            working_refs = {o.order_ref for o in broker_orders}
+            done_at_broker = _broker_states_of(broker, [o for ref, o in ours.items() if ref not in working_refs])
     except BrokerError as exc:
         run.status, run.error, run.finished_at = (
             ReconciliationRun.Status.ERROR,
@@ -221,7 +281,7 @@ def reconciliation_run(*, alias: str = "default", trigger: str = "manual") -> Re
     book = {p.symbol: p for p in Position.objects.filter(symbol__in=set(expected) | set(actual))}
     tolerance = Decimal(str(settings.TRADE_LABS_RECONCILIATION["average_cost_tolerance_pct"]))
     findings = _position_findings(expected, book, actual, tolerance) + _order_findings(
-        backend=backend, broker_orders=broker_orders
+        ours=ours, broker_orders=broker_orders, done_at_broker=done_at_broker
     )
     now = timezone.now()
     _record(run, findings, now)

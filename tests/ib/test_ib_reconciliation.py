@@ -7,7 +7,7 @@ import pytest
 from reconciliation.models import Discrepancy
 from reconciliation.services import reconciliation_run
 from tests.ib.test_ib_backend import _run, gateway  # noqa: F401 - fixtures
-from trading.models import Trade
+from trading.models import Order, Trade
 
 pytestmark = [pytest.mark.ib, pytest.mark.django_db]
 Kind = Discrepancy.Kind
@@ -66,3 +66,11 @@ def test_an_unreachable_gateway_is_an_error_not_a_discrepancy(ib_settings, gatew
     ib_settings.BROKERS["ib"]["OPTIONS"]["port"] = 1
     run, found = _found()
     assert run.status == "error" and "broker unreachable" in run.error and found == set()
+
+
+def test_an_ib_order_working_that_the_book_calls_cancelled(traded):
+    stop = traded[0].orders.get(leg="stop")
+    Order.objects.filter(pk=stop.pk).update(status=Order.Status.CANCELLED)
+    run, found = _found()
+    assert (Kind.ORDER_WORKING_AT_BROKER_ONLY, traded[0].symbol) in found
+    assert run.discrepancies.get(kind=Kind.ORDER_WORKING_AT_BROKER_ONLY).severity == "critical"

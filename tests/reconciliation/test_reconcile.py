@@ -105,10 +105,37 @@ def test_unexpected_position_quantity_mismatch_and_cost_drift(traded):
 
 def test_our_open_order_that_the_broker_does_not_know(traded):
     stop = traded[0].orders.get(leg="stop")
-    SimOrder.objects.filter(order_ref=stop.client_order_ref).update(status="cancelled")
+    SimOrder.objects.filter(order_ref=stop.client_order_ref).delete()
     run = reconciliation_run()
     missing = run.discrepancies.get(kind=Kind.ORDER_MISSING_AT_BROKER)
     assert missing.order_ref == stop.client_order_ref
+
+
+@pytest.mark.parametrize("broker_status", ["cancelled", "filled", "rejected"])
+def test_our_working_order_that_the_broker_has_finished(traded, broker_status):
+    stop = traded[0].orders.get(leg="stop")
+    SimOrder.objects.filter(order_ref=stop.client_order_ref).update(status=broker_status)
+    run = reconciliation_run()
+    done = run.discrepancies.get(kind=Kind.ORDER_DONE_AT_BROKER)
+    assert (done.order_ref, done.expected, done.actual) == (stop.client_order_ref, "working", broker_status)
+    assert done.severity == Discrepancy.Severity.HIGH
+    assert not run.discrepancies.filter(kind=Kind.ORDER_MISSING_AT_BROKER).exists()
+
+
+@pytest.mark.parametrize("book_status", ["cancelled", "not_sent", "rejected", "filled", "error"])
+def test_a_broker_order_working_that_the_book_calls_done_is_critical(traded, book_status):
+    target = traded[0].orders.get(leg="target")
+    Order.objects.filter(pk=target.pk).update(status=book_status)
+    run = reconciliation_run()
+    live = run.discrepancies.get(kind=Kind.ORDER_WORKING_AT_BROKER_ONLY)
+    assert (live.order_ref, live.expected, live.actual) == (target.client_order_ref, book_status, "working")
+    assert live.severity == Discrepancy.Severity.CRITICAL
+    assert not run.discrepancies.filter(kind=Kind.ORDER_UNKNOWN_TO_US).exists()
+
+    Order.objects.filter(pk=target.pk).update(status="working")
+    assert not reconciliation_run().discrepancies.filter(kind=Kind.ORDER_WORKING_AT_BROKER_ONLY).exists()
+    live.refresh_from_db()
+    assert live.cleared_at is not None
 
 
 def test_a_persisting_discrepancy_stays_one_record_and_clears_when_fixed(traded):
