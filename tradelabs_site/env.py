@@ -27,7 +27,7 @@ def env_bool(name: str, default: bool = False) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1 or 0).")
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 0 or 1).")
 
 
 def env_int(name: str, default: int) -> int:

@@ -85,3 +85,54 @@ def test_no_secret_or_credential_reaches_the_logs(tmp_path, settings, morning):
     assert "run_started" in text
     for secret in ("hunter2-pw", "tok-abc123", settings.SECRET_KEY):
         assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("insecure-embedded-default-change-me-for-any-shared-deployment", "embedded default"),
+        ("short-but-random-Zq9", "too weak"),
+        ("a" * 60, "too weak"),
+    ],
+    ids=["published", "short", "one-character"],
+)
+def test_production_refuses_a_published_or_weak_secret_key(tmp_path, key, reason):
+    result = _check_deploy(tmp_path, SECRET_KEY=key, ALLOWED_HOSTS="trade.example.com")
+    assert result.returncode == 2 and reason in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("value", ["2", "x"])
+def test_a_bad_armed_value_is_one_line_that_says_use_0_or_1(tmp_path, value):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "check"],
+        cwd=ROOT,
+        env={**os.environ, "TRADE_LABS_DATA_DIR": str(tmp_path), "TRADE_LABS_ARMED": value},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: TRADE_LABS_ARMED={value!r} is not a boolean (use 0 or 1)."
+
+
+@pytest.mark.parametrize("raw", [" PAPER ", "PAPER\n", "paper"])
+def test_the_mode_is_normalised_once_when_settings_load(tmp_path, raw):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; print(repr(settings.TRADE_LABS_MODE))",
+        ],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tradelabs_site.settings.base",
+            "TRADE_LABS_DATA_DIR": str(tmp_path),
+            "TRADE_LABS_MODE": raw,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout.strip() == "'PAPER'", result.stderr

@@ -20,7 +20,8 @@ from tradelabs_site.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = Path(env_str("TRADE_LABS_DATA_DIR", str(BASE_DIR / "data"))).resolve()
 
-SECRET_KEY = env_secret("SECRET_KEY", "insecure-embedded-default-change-me-for-any-shared-deployment")
+EMBEDDED_SECRET_KEY = "insecure-embedded-default-change-me-for-any-shared-deployment"
+SECRET_KEY = env_secret("SECRET_KEY", EMBEDDED_SECRET_KEY)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
@@ -124,7 +125,9 @@ STATIC_ROOT = DATA_DIR / "static"
 # Safety. PAPER is the only mode Trade Labs accepts; ARMED must be 1 before any
 # order can reach a real broker.
 # ---------------------------------------------------------------------------
-TRADE_LABS_MODE = env_str("TRADE_LABS_MODE", "PAPER")
+# Normalised once here (" paper\n" reads PAPER), so every reader and every stored run sees one
+# spelling; anything but PAPER is refused by a system check and before any run is recorded.
+TRADE_LABS_MODE = env_str("TRADE_LABS_MODE", "PAPER").strip().upper()
 TRADE_LABS_ARMED = env_bool("TRADE_LABS_ARMED", False)
 TRADE_LABS_EXECUTION_BACKEND = env_str("TRADE_LABS_EXECUTION_BACKEND", "SIM").strip().lower()
 
@@ -237,11 +240,13 @@ LOGGING_CONFIG = None  # configured in TradingConfig.ready() by tradelabs_site.l
 # Django REST framework
 # ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: an anonymous request is answered 401 with `WWW-Authenticate: Token` (HTTP's
+    # challenge), not a bare 403. Sessions still work for the browsable API, with CSRF.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["reporting.api.permissions.ModelPermissionsWithReads"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
