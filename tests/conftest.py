@@ -23,10 +23,25 @@ def staff_user(db):
     return UserFactory(username="reviewer", is_staff=True, is_superuser=True)
 
 
+API_APPS = ("trading", "reporting", "reconciliation")
+
+
 @pytest.fixture
 def plain_user(db):
-    """An authenticated user without staff rights: may read the API, never the admin."""
-    return UserFactory(username="outsider", is_staff=False)
+    """A reader without staff rights: the view permissions of the book, so the API reads; never the admin."""
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(username="outsider", is_staff=False)
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label__in=API_APPS, codename__startswith="view_")
+    )
+    return user
+
+
+@pytest.fixture
+def stranger(db):
+    """Signed in, with no permission at all: reads nothing, writes nothing."""
+    return UserFactory(username="stranger", is_staff=False)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from trading.services.review import trade_review
 
 from . import filters, serializers
 from .pagination import ExportPagination
-from .permissions import ReadOrStaffReview
+from .permissions import ModelPermissionsWithReads
 from .renderers import CSVRenderer
 
 FORMAT_PARAMETER = OpenApiParameter(
@@ -35,7 +35,7 @@ class ExportMixin:
 
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
     pagination_class = ExportPagination
-    permission_classes = [ReadOrStaffReview]
+    permission_classes = [ModelPermissionsWithReads]
     csv_columns: list[Column] = []
     csv_name = "export"
 

@@ -14,7 +14,14 @@ from rest_framework.authtoken.models import Token
 
 from reporting.exports import TRADE_COLUMNS
 from reporting.services import report_generate
-from tests.factories import CandidateFactory, OrderFactory, PipelineRunFactory, PositionFactory
+from tests.factories import (
+    CandidateFactory,
+    OrderFactory,
+    PipelineRunFactory,
+    PositionFactory,
+    TradeFactory,
+    UserFactory,
+)
 from trading.models import Trade
 
 from .factories import closed_trade, ny, open_trade
@@ -282,3 +289,31 @@ def test_browsable_api_pages_render_for_people(staff_client, plain_client, book)
 def test_openapi_schema_generates_without_a_single_warning(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
     assert "/api/v1/discrepancies/" in (tmp_path / "schema.yaml").read_text()
+
+
+def test_an_anonymous_request_is_challenged_with_401(db):
+    response = Client().get("/api/v1/trades/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Token")
+
+
+def test_staff_without_change_trade_cannot_patch_a_trade(db):
+    from django.contrib.auth.models import Permission
+
+    trade = TradeFactory()
+    staff = UserFactory(username="staff-reader", is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename="view_trade"))
+    client = Client()
+    client.force_login(staff)
+    assert client.get("/api/v1/trades/").status_code == 200
+    response = client.patch(f"/api/v1/trades/{trade.pk}/", {"notes": "x"}, content_type="application/json")
+    assert response.status_code == 403
+    trade.refresh_from_db()
+    assert trade.notes == ""
+
+
+def test_a_signed_in_user_without_view_permissions_reads_nothing(stranger):
+    client = Client()
+    client.force_login(stranger)
+    for path in ("/api/v1/trades/", "/api/v1/positions/", "/api/v1/discrepancies/"):
+        assert client.get(path).status_code == 403, path
