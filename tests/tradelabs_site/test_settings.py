@@ -136,3 +136,31 @@ def test_the_mode_is_normalised_once_when_settings_load(tmp_path, raw):
         timeout=120,
     )
     assert result.stdout.strip() == "'PAPER'", result.stderr
+
+
+def test_the_data_directory_and_its_files_are_private(tmp_path):
+    data = tmp_path / "data"
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TRADE_LABS_SQLITE_PATH")},
+        "DJANGO_SETTINGS_MODULE": "tradelabs_site.settings.base",
+        "TRADE_LABS_DATA_DIR": str(data),
+    }
+    for command in (
+        ["migrate", "--noinput", "-v0"],
+        ["run_pipeline", "--at", "2026-11-20T10:30", "--top", "1"],
+        ["report", "--date", "2026-11-20"],
+    ):
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, done.stderr
+    paths = [data, *data.rglob("*")]
+    names = {p.name for p in paths}
+    assert {"tradelabs.sqlite3", "tradelabs.jsonl", "report_2026-11-20.md"} <= names
+    loose = {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777) for p in paths if p.stat().st_mode & 0o077}
+    assert loose == {}

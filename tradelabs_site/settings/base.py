@@ -4,6 +4,7 @@ Everything a deployment may change is read here through the typed helpers in
 `tradelabs_site.env`; production hardening lives in `production.py`.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -19,6 +20,11 @@ from tradelabs_site.env import (
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = Path(env_str("TRADE_LABS_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+# The data directory holds the SQLite book (API tokens included), logs and reports: only this
+# user may read it. The umask makes every file and folder this process creates private
+# (0600/0700) -- SQLite's -wal and -shm, rotated logs, reports -- with no chmod at each writer.
+os.umask(0o077)
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 EMBEDDED_SECRET_KEY = "insecure-embedded-default-change-me-for-any-shared-deployment"
 SECRET_KEY = env_secret("SECRET_KEY", EMBEDDED_SECRET_KEY)
