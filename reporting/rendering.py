@@ -258,8 +258,31 @@ def curve_svg(points: Sequence[tuple[object, Decimal]], *, width: int = 720, hei
     )
 
 
-def markdown_html(text: str) -> SafeString:
-    """Render a stored report's Markdown. Cells were escaped when written, so raw HTML never comes from data."""
-    import markdown
+# What rendered Markdown may contain: tables, lists, emphasis, code and links to http(s) or
+# mailto. Everything else -- raw HTML, event handlers, javascript: and data: URLs -- is removed
+# by nh3 (an allow-list sanitizer), whatever a data file or a person put in the text.
+MARKDOWN_TAGS = {
+    *("h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "hr", "blockquote", "pre", "code"),
+    *("ul", "ol", "li", "strong", "em", "a"),
+    *("table", "thead", "tbody", "tr", "th", "td"),
+}
+MARKDOWN_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
+LINK_SCHEMES = {"http", "https", "mailto"}
 
-    return mark_safe(markdown.markdown(text, extensions=["tables"], output_format="html"))  # noqa: S308
+
+def markdown_html(text: str) -> SafeString:
+    """Render Markdown that data or a person can influence (reports, statistics) as safe HTML:
+    the output passes through the allow-list above, never trusted as it comes."""
+    import markdown
+    import nh3
+    from markdown.extensions.tables import TableExtension
+
+    html = markdown.markdown(text, extensions=[TableExtension(use_align_attribute=True)], output_format="html")
+    cleaned = nh3.clean(
+        html,
+        tags=MARKDOWN_TAGS,
+        attributes=MARKDOWN_ATTRIBUTES,
+        url_schemes=LINK_SCHEMES,
+        link_rel="noopener noreferrer",
+    )
+    return mark_safe(cleaned)  # noqa: S308 - sanitized just above

@@ -169,3 +169,34 @@ def test_report_on_a_day_without_a_session_is_refused(day, why):
     with pytest.raises(CommandError, match=f"{day} \\({why}\\) is not an NYSE session"):
         call_command("report", "--date", day, stdout=StringIO())
     assert not DailyReport.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "[X](JAVASCRIPT:%61%6C%65%72%74(1))",
+        "[X](javascript:alert(1))",
+        "<script>alert(1)</script>",
+        '<img src=x onerror="alert(1)">',
+        "[X](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    ],
+)
+def test_rendered_markdown_keeps_no_script_link_or_handler(hostile):
+    from reporting.rendering import markdown_html
+
+    html = str(markdown_html(f"| symbol |\n| --- |\n| {hostile} |\n\n{hostile}\n")).lower()
+    assert "javascript:" not in html and "<script" not in html and "onerror" not in html and "data:" not in html
+
+
+def test_a_hostile_symbol_in_a_stored_report_is_inert_in_the_admin(staff_client, reports_dir):
+    from django.urls import reverse
+
+    symbol = "[](JAVASCRIPT:1)"  # 16 characters: what the symbol column holds on PostgreSQL too
+    closed_trade(pnl="10.00", entry=ny(2026, 11, 20, 10, 0), exit=ny(2026, 11, 20, 11, 0), symbol=symbol)
+    report = report_generate(day=FRIDAY)
+    for url in (
+        reverse("admin:reporting_dailyreport_change", args=[report.pk]),
+        reverse("admin:reporting_dailyreport_stats"),
+    ):
+        page = staff_client.get(url).content.decode().lower()
+        assert 'href="javascript' not in page, url
