@@ -2,6 +2,7 @@
 
 from datetime import date, datetime, time, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema_field
@@ -10,6 +11,7 @@ from reconciliation.models import Discrepancy, ReconciliationRun
 from reporting.metrics import NEW_YORK
 from reporting.models import DailyReport
 from trading.models import Candidate, Order, PipelineRun, Position, Side, Trade
+from trading.symbols import InvalidSymbol, symbol_clean
 
 
 def _start_of(day: date) -> datetime:
@@ -42,15 +44,26 @@ class NewYorkDateFilter(filters.DateFilter):
         return qs.filter(**{f"{self.field_name}__lt": _start_of(value + timedelta(days=1))})
 
 
+def _symbols_valid(value: str) -> None:
+    """A bad symbol is a 400 that says which, not an empty list."""
+    for part in (value or "").split(","):
+        if part.strip():
+            try:
+                symbol_clean(part)
+            except InvalidSymbol as exc:
+                raise ValidationError("%(reason)s", params={"reason": str(exc)}) from None
+
+
 class SymbolFilter(filters.CharFilter):
     """One symbol or several, comma-separated; case does not matter."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("help_text", "Symbol, or several comma-separated (AAPL,MSFT).")
+        kwargs.setdefault("validators", [_symbols_valid])
         super().__init__(*args, **kwargs)
 
     def filter(self, qs: QuerySet, value):
-        symbols = [s.strip().upper() for s in (value or "").split(",") if s.strip()]
+        symbols = [symbol_clean(s) for s in (value or "").split(",") if s.strip()]
         if not symbols:
             return qs
         return qs.filter(**{f"{self.field_name}__in": symbols})

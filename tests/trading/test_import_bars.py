@@ -151,3 +151,30 @@ def test_arbitrary_csv_never_crashes_nor_half_writes(tmp_path, rows):
         assert Bar.objects.count() == before
     else:
         assert record.rows_imported == record.rows_read
+
+
+def test_a_stooq_file_with_two_tickers_is_refused_and_stores_nothing(tmp_path):
+    two = STOOQ_ASCII + "AAPL.US,D,20261120,000000,190.0,192.0,189.0,191.0,30000000,0\n"
+    record = bars_import(path=str(_write(tmp_path, "two.csv", two)))
+    assert record.status == BarImport.Status.REJECTED
+    assert "ticker AAPL, but the file's bars are for MSFT" in record.error
+    assert not Bar.objects.exists()
+
+
+@pytest.mark.parametrize("symbol", ["", "../../ETC", "A;DROP TABLE X", "A" * 31, "1ABC"])
+def test_import_refuses_a_symbol_that_is_not_a_ticker(tmp_path, symbol):
+    with pytest.raises(CommandError, match="--symbol: .* is not a ticker symbol"):
+        call_command("import_bars", str(_write(tmp_path, "ACME.csv", YAHOO)), "--symbol", symbol, stdout=StringIO())
+    assert not Bar.objects.exists() and not BarImport.objects.exists()
+
+
+def test_a_file_named_like_no_ticker_is_refused_with_a_reason(tmp_path):
+    record = bars_import(path=str(_write(tmp_path, "a;drop.csv", YAHOO)))
+    assert record.status == BarImport.Status.REJECTED and "not a ticker symbol" in record.error
+    assert not Bar.objects.exists()
+
+
+def test_an_unknown_time_zone_is_one_line_and_writes_nothing(tmp_path):
+    with pytest.raises(CommandError, match="--tz 'Not/AZone' is not a time zone"):
+        call_command("import_bars", str(_write(tmp_path, "ACME.csv", YAHOO)), "--tz", "Not/AZone", stdout=StringIO())
+    assert not BarImport.objects.exists()

@@ -26,6 +26,7 @@ from trading.brokers.base import (
 from trading.failpoints import failpoint
 from trading.models import Candidate, Order, PipelineRun, Trade
 from trading.scoring import Rejection, ScoringConfig, score_quote
+from trading.symbols import symbol_is_valid
 
 from .book import (
     fill_record_local,
@@ -260,11 +261,15 @@ def _run_steps(run, broker: BaseBroker, *, options: RunOptions, risk: RiskConfig
 
 
 def _unique_by_symbol(results):
-    """A scanner may repeat a symbol (IB does across pages); the best rank stands."""
+    """A scanner may repeat a symbol (IB does across pages); the best rank stands. A result that
+    is not a ticker symbol is dropped (logged), never stored."""
     seen = set()
     unique = []
     for result in sorted(results, key=lambda r: r.rank):
-        if result.symbol and result.symbol not in seen:
+        if not symbol_is_valid(result.symbol):
+            log.warning("scan_result_dropped", symbol=str(result.symbol)[:40], reason="not a ticker symbol")
+            continue
+        if result.symbol not in seen:
             seen.add(result.symbol)
             unique.append(result)
     return unique

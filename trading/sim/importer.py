@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
 
 from trading import sessions
+from trading.symbols import InvalidSymbol, symbol_clean
 
 from .models import Bar, BarImport
 
@@ -158,8 +159,8 @@ def parse_bars(text: str, *, symbol: str | None, tz: ZoneInfo) -> ParseResult:
         try:
             if len(row) < len(header):
                 raise ValueError(f"has {len(row)} fields, the header has {len(header)}")
-            if layout == "stooq-ascii" and not result.symbol:
-                result.symbol = row[columns["ticker"]].strip().split(".")[0].upper()
+            if layout == "stooq-ascii":
+                _check_ticker(result, row[columns["ticker"]], line_number)
             start, daily = _moment(row, columns, layout, tz)
             bar = ParsedBar(
                 start=start.astimezone(UTC),
@@ -188,6 +189,22 @@ def parse_bars(text: str, *, symbol: str | None, tz: ZoneInfo) -> ParseResult:
     return result
 
 
+def _check_ticker(result: ParseResult, cell: str, line_number: int) -> None:
+    """A Stooq file names its ticker on every row: one file, one symbol. A second ticker refuses
+    the whole file, so one symbol's prices are never stored under another's."""
+    try:
+        ticker = symbol_clean(cell.strip().split(".")[0])
+    except InvalidSymbol as exc:
+        raise BarFileError(f"line {line_number}: {exc}") from None
+    if not result.symbol:
+        result.symbol = ticker
+    elif ticker != result.symbol:
+        raise BarFileError(
+            f"line {line_number}: ticker {ticker}, but the file's bars are for {result.symbol}: "
+            "a file holds one symbol (split it by its TICKER column, one file per symbol)"
+        )
+
+
 def _interval(bars: list[ParsedBar]) -> int:
     starts = sorted(bar.start for bar in bars)
     gaps = [int((b - a).total_seconds()) for a, b in zip(starts, starts[1:], strict=False) if b > a]
@@ -203,16 +220,25 @@ def bars_import(
 ) -> BarImport:
     """Import one CSV file; the returned BarImport says what happened and why."""
     source = Path(path)
-    record = BarImport(source=str(source), symbol=(symbol or "").upper())
+    record = BarImport(source=str(source)[-500:])
     try:
+        if symbol is not None:
+            symbol = symbol_clean(symbol)
         raw = source.read_bytes()
         parsed = parse_bars(_decode(raw), symbol=symbol, tz=ZoneInfo(tz))
-    except (OSError, BarFileError, csv.Error) as exc:
+    except (OSError, BarFileError, csv.Error, InvalidSymbol, ZoneInfoNotFoundError) as exc:
         record.status = BarImport.Status.REJECTED
         record.error = str(exc)
         record.save()
         return record
-    record.symbol = parsed.symbol or _symbol_from_path(source)
+    try:
+        record.symbol = symbol_clean(parsed.symbol or _symbol_from_path(source))
+    except InvalidSymbol as exc:
+        record.symbol = ""
+        record.status = BarImport.Status.REJECTED
+        record.error = f"{exc}; name it with --symbol"
+        record.save()
+        return record
     record.layout = parsed.layout
     record.rows_read = parsed.rows_read
     record.rows_rejected = len(parsed.rejected)

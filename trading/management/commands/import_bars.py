@@ -1,9 +1,12 @@
 """python manage.py import_bars PATH [PATH ...] [--symbol SYM] [--tz ZONE] [--skip-bad-rows]"""
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.core.management.base import BaseCommand, CommandError
 
 from trading.sim.importer import bars_import
 from trading.sim.models import BarImport
+from trading.symbols import InvalidSymbol, symbol_clean
 
 
 class Command(BaseCommand):
@@ -16,6 +19,16 @@ class Command(BaseCommand):
         parser.add_argument("--skip-bad-rows", action="store_true", help="Import the good rows; record the bad ones.")
 
     def handle(self, *args, **options):
+        # Refused before any file is read or any import recorded.
+        try:
+            ZoneInfo(options["tz"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise CommandError(f"--tz {options['tz']!r} is not a time zone (e.g. America/New_York, UTC)") from None
+        if options["symbol"] is not None:
+            try:
+                options["symbol"] = symbol_clean(options["symbol"])
+            except InvalidSymbol as exc:
+                raise CommandError(f"--symbol: {exc}") from None
         failed = 0
         for path in options["paths"]:
             record = bars_import(
