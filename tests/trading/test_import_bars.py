@@ -178,3 +178,43 @@ def test_an_unknown_time_zone_is_one_line_and_writes_nothing(tmp_path):
     with pytest.raises(CommandError, match="--tz 'Not/AZone' is not a time zone"):
         call_command("import_bars", str(_write(tmp_path, "ACME.csv", YAHOO)), "--tz", "Not/AZone", stdout=StringIO())
     assert not BarImport.objects.exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_only_a_regular_file_is_read(tmp_path, kind):
+    import os
+
+    if kind == "fifo":
+        target = tmp_path / "bars.csv"
+        os.mkfifo(target)
+    elif kind == "device":
+        target = "/dev/zero"
+    else:
+        target = tmp_path
+    record = bars_import(path=str(target), symbol="ACME")
+    assert record.status == BarImport.Status.REJECTED and "not a regular file" in record.error
+    assert not Bar.objects.exists()
+
+
+INTRADAY_HEADER = "Datetime,Open,High,Low,Close,Adj Close,Volume\n"
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ("2026-11-21 10:00:00-05:00,10,11,9,10.5,10.5,100", "outside the NYSE session"),  # a Saturday
+        ("2026-11-26 10:00:00-05:00,10,11,9,10.5,10.5,100", "outside the NYSE session"),  # Thanksgiving
+        ("2026-11-20 08:00:00-05:00,10,11,9,10.5,10.5,100", "outside the NYSE session"),  # before the open
+        ("0001-01-03 10:00:00,10,11,9,10.5,10.5,100", "line 2"),
+        ("9999-12-31 10:00:00,10,11,9,10.5,10.5,100", "line 2"),
+        ("2026-11-20 10:00:00-05:00,0.00001,11,0.00001,10.5,10.5,100", "below 0.0001"),
+    ],
+    ids=["weekend", "holiday", "pre-market", "year-1", "year-9999", "sub-tick-price"],
+)
+def test_a_bad_intraday_row_refuses_the_file_with_its_line(tmp_path, row, reason):
+    good = "2026-11-20 10:01:00-05:00,10,11,9,10.5,10.5,100\n"
+    out = StringIO()
+    with pytest.raises(CommandError, match="rejected; nothing was written"):
+        call_command("import_bars", str(_write(tmp_path, "INTR.csv", INTRADAY_HEADER + row + "\n" + good)), stdout=out)
+    assert reason in out.getvalue()
+    assert not Bar.objects.exists()

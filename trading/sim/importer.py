@@ -6,8 +6,8 @@ records the bad ones. Nothing is ever half-written.
 """
 
 import csv
-import io
 import math
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -23,6 +23,7 @@ from .models import Bar, BarImport
 
 DAY_SECONDS = 86_400
 MAX_PRICE = Decimal("1e9")
+PRICE_TICK = Decimal("0.0001")
 MAX_VOLUME = 10**15
 MAX_REASONS = 50
 
@@ -63,16 +64,10 @@ class ParseResult:
     layout: str
     symbol: str
     interval_seconds: int
-    bars: list[ParsedBar] = field(default_factory=list)
-    rejected: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # the first MAX_REASONS
     rows_read: int = 0
-
-
-def _decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BarFileError("the file is not UTF-8 text (save it as UTF-8 CSV)") from None
+    rows_rejected: int = 0
+    rows_good: int = 0
 
 
 def _header_map(header: list[str]) -> dict[str, int]:
@@ -109,7 +104,9 @@ def _price(text: str, name: str) -> Decimal:
         raise ValueError(f"{name} {value} is not positive")
     if value >= MAX_PRICE:
         raise ValueError(f"{name} {value} is implausibly large")
-    return value.quantize(Decimal("0.0001"))
+    if value < PRICE_TICK:
+        raise ValueError(f"{name} {value} is below {PRICE_TICK}, the smallest price stored")
+    return value.quantize(PRICE_TICK)
 
 
 def _volume(text: str) -> int:
@@ -136,8 +133,25 @@ def _moment(row: list[str], columns: dict[str, int], layout: str, tz: ZoneInfo) 
     return datetime.combine(day, clock, tzinfo=tz), False
 
 
-def parse_bars(text: str, *, symbol: str | None, tz: ZoneInfo) -> ParseResult:
-    reader = csv.reader(io.StringIO(text))
+def _open_text(source: Path):
+    """The file as UTF-8 text (a BOM allowed), read as it streams. Only a regular file: a FIFO,
+    a device such as /dev/zero or a directory would never end or is not a file of bars."""
+    if not stat.S_ISREG(source.stat().st_mode):
+        raise BarFileError(f"{source} is not a regular file")
+    return source.open("r", encoding="utf-8-sig", newline="")
+
+
+def parse_bars(source: Path, *, symbol: str | None, tz: ZoneInfo, on_bar=None) -> ParseResult:
+    """Read the file row by row in constant memory: each good bar goes to `on_bar` (if given),
+    each bad row to `rejected` (the first MAX_REASONS with their line numbers)."""
+    try:
+        with _open_text(source) as handle:
+            return _parse_rows(csv.reader(handle), symbol=symbol, tz=tz, on_bar=on_bar)
+    except UnicodeDecodeError:
+        raise BarFileError("the file is not UTF-8 text (save it as UTF-8 CSV)") from None
+
+
+def _parse_rows(reader, *, symbol: str | None, tz: ZoneInfo, on_bar) -> ParseResult:
     try:
         header = next(reader)
     except StopIteration:
@@ -150,7 +164,9 @@ def parse_bars(text: str, *, symbol: str | None, tz: ZoneInfo) -> ParseResult:
         raise BarFileError(f"missing column(s): {', '.join(missing)} (header: {', '.join(header)})")
     layout = _layout(columns)
     result = ParseResult(layout=layout, symbol=(symbol or "").upper(), interval_seconds=DAY_SECONDS)
-    seen: set[datetime] = set()
+    previous: datetime | None = None
+    smallest_gap: int | None = None
+    hours = _SessionHours()
     daily_flags = set()
     for line_number, row in enumerate(reader, start=2):
         if not row or all(not cell.strip() for cell in row):
@@ -174,19 +190,47 @@ def parse_bars(text: str, *, symbol: str | None, tz: ZoneInfo) -> ParseResult:
                 raise ValueError(f"inconsistent OHLC (O {bar.open} H {bar.high} L {bar.low} C {bar.close})")
             if daily and not sessions.is_session(start.date()):
                 raise ValueError(f"{start.date()} is not an NYSE session")
-            if bar.start in seen:
-                raise ValueError(f"duplicated timestamp {start.isoformat()}")
-        except (ValueError, IndexError) as exc:
-            result.rejected.append(f"line {line_number}: {exc}")
+            if not daily and not hours.contains(bar.start):
+                raise ValueError(f"{start.isoformat()} is outside the NYSE session")
+            # In time order, as Yahoo and Stooq write them: a duplicate is caught without
+            # remembering every timestamp of the file.
+            if previous is not None and bar.start <= previous:
+                problem = "duplicated timestamp" if bar.start == previous else "out of time order at"
+                raise ValueError(f"{problem} {start.isoformat()} (rows must be in time order)")
+        except (ValueError, IndexError, ArithmeticError) as exc:
+            if len(result.rejected) < MAX_REASONS:
+                result.rejected.append(f"line {line_number}: {exc}")
+            result.rows_rejected += 1
             continue
-        seen.add(bar.start)
+        if previous is not None:
+            gap = int((bar.start - previous).total_seconds())
+            smallest_gap = gap if smallest_gap is None else min(smallest_gap, gap)
+        previous = bar.start
         daily_flags.add(daily)
-        result.bars.append(bar)
+        result.rows_good += 1
+        if on_bar is not None:
+            on_bar(bar)
     if len(daily_flags) > 1:
         raise BarFileError("the file mixes daily and intraday rows")
     if daily_flags == {False}:
-        result.interval_seconds = _interval(result.bars)
+        result.interval_seconds = smallest_gap or 60
     return result
+
+
+class _SessionHours:
+    """Whether a moment is inside its day's NYSE session, the calendar asked once per day:
+    an intraday file has hundreds of bars a day."""
+
+    def __init__(self):
+        self.day: date | None = None
+        self.bounds: tuple[datetime, datetime] | None = None
+
+    def contains(self, moment: datetime) -> bool:
+        day = moment.astimezone(sessions.NEW_YORK).date()
+        if day != self.day:
+            current = sessions.session(day) if sessions.is_session(day) else None
+            self.day, self.bounds = day, (current.open, current.close) if current else None
+        return self.bounds is not None and self.bounds[0] <= moment < self.bounds[1]
 
 
 def _check_ticker(result: ParseResult, cell: str, line_number: int) -> None:
@@ -205,12 +249,6 @@ def _check_ticker(result: ParseResult, cell: str, line_number: int) -> None:
         )
 
 
-def _interval(bars: list[ParsedBar]) -> int:
-    starts = sorted(bar.start for bar in bars)
-    gaps = [int((b - a).total_seconds()) for a, b in zip(starts, starts[1:], strict=False) if b > a]
-    return min(gaps) if gaps else 60
-
-
 def _symbol_from_path(path: Path) -> str:
     return path.name.split(".")[0].upper()
 
@@ -218,59 +256,81 @@ def _symbol_from_path(path: Path) -> str:
 def bars_import(
     *, path: str, symbol: str | None = None, tz: str = "America/New_York", skip_bad_rows: bool = False
 ) -> BarImport:
-    """Import one CSV file; the returned BarImport says what happened and why."""
+    """Import one CSV file; the returned BarImport says what happened and why.
+
+    Two passes over the file, each in constant memory: the first checks every row (and decides
+    whether the file is refused), the second stores the bars in batches, all in one transaction:
+    a refused file stores no bar."""
     source = Path(path)
     record = BarImport(source=str(source)[-500:])
     try:
         if symbol is not None:
             symbol = symbol_clean(symbol)
-        raw = source.read_bytes()
-        parsed = parse_bars(_decode(raw), symbol=symbol, tz=ZoneInfo(tz))
-    except (OSError, BarFileError, csv.Error, InvalidSymbol, ZoneInfoNotFoundError) as exc:
+        zone = ZoneInfo(tz)
+        checked = parse_bars(source, symbol=symbol, tz=zone)
+        record.symbol = symbol_clean(checked.symbol or _symbol_from_path(source))
+    except (OSError, BarFileError, csv.Error, InvalidSymbol, ZoneInfoNotFoundError, ValueError) as exc:
         record.status = BarImport.Status.REJECTED
-        record.error = str(exc)
+        record.error = f"{exc}; name it with --symbol" if isinstance(exc, InvalidSymbol) else str(exc)
         record.save()
         return record
-    try:
-        record.symbol = symbol_clean(parsed.symbol or _symbol_from_path(source))
-    except InvalidSymbol as exc:
-        record.symbol = ""
-        record.status = BarImport.Status.REJECTED
-        record.error = f"{exc}; name it with --symbol"
-        record.save()
-        return record
-    record.layout = parsed.layout
-    record.rows_read = parsed.rows_read
-    record.rows_rejected = len(parsed.rejected)
-    problems = parsed.rejected[:MAX_REASONS]
-    if not parsed.bars or (parsed.rejected and not skip_bad_rows):
+    record.layout = checked.layout
+    record.rows_read = checked.rows_read
+    record.rows_rejected = checked.rows_rejected
+    problems = checked.rejected
+    if not checked.rows_good or (checked.rows_rejected and not skip_bad_rows):
         record.status = BarImport.Status.REJECTED
         record.error = "\n".join(problems) or "no bars in the file"
         record.save()
         return record
     with transaction.atomic():
+        writer = _BarWriter(symbol=record.symbol, interval_seconds=checked.interval_seconds, source=source.name)
+        stored = parse_bars(source, symbol=symbol, tz=zone, on_bar=writer.add)
+        writer.flush()
+        if stored.rows_good != checked.rows_good:
+            raise BarFileError(f"{source} changed while it was imported; nothing was stored")
+        record.rows_imported = writer.written
+        record.status = BarImport.Status.PARTIAL if checked.rows_rejected else BarImport.Status.IMPORTED
+        record.error = "\n".join(problems)
+        record.save()
+    return record
+
+
+class _BarWriter:
+    """Stores bars BATCH_BARS at a time (a re-import updates them in place)."""
+
+    BATCH_BARS = 2000
+
+    def __init__(self, *, symbol: str, interval_seconds: int, source: str):
+        self.symbol, self.interval_seconds, self.source = symbol, interval_seconds, source[:200]
+        self.pending: list[Bar] = []
+        self.written = 0
+
+    def add(self, bar: ParsedBar) -> None:
+        self.pending.append(
+            Bar(
+                symbol=self.symbol,
+                interval_seconds=self.interval_seconds,
+                start=bar.start,
+                open=bar.open,
+                high=bar.high,
+                low=bar.low,
+                close=bar.close,
+                volume=bar.volume,
+                source=self.source,
+            )
+        )
+        if len(self.pending) >= self.BATCH_BARS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
         Bar.objects.bulk_create(
-            [
-                Bar(
-                    symbol=record.symbol,
-                    interval_seconds=parsed.interval_seconds,
-                    start=bar.start,
-                    open=bar.open,
-                    high=bar.high,
-                    low=bar.low,
-                    close=bar.close,
-                    volume=bar.volume,
-                    source=source.name[:200],
-                )
-                for bar in parsed.bars
-            ],
-            batch_size=1000,
+            self.pending,
             update_conflicts=True,
             unique_fields=["symbol", "interval_seconds", "start"],
             update_fields=["open", "high", "low", "close", "volume", "source"],
         )
-        record.rows_imported = len(parsed.bars)
-        record.status = BarImport.Status.PARTIAL if parsed.rejected else BarImport.Status.IMPORTED
-        record.error = "\n".join(problems)
-        record.save()
-    return record
+        self.written += len(self.pending)
+        self.pending = []
