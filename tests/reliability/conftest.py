@@ -52,3 +52,18 @@ def wait_for(path: Path, timeout: float = 60) -> None:
     while not path.exists():
         assert time.monotonic() < deadline, f"{path.name} never appeared"
         time.sleep(0.05)
+
+
+def paused_run(manage, tmp_path, *, at: str = "2026-11-20T10:30", **env):
+    """A `run_pipeline --top 1` subprocess paused once its intents are recorded, before it sends
+    them: (the process, the folder whose `release` file lets it go on)."""
+    pause_dir = tmp_path / "pause"
+    pause_dir.mkdir()
+    failpoint = {
+        "TRADE_LABS_FAILPOINT": "after_intent_recorded",
+        "TRADE_LABS_FAILPOINT_ACTION": "pause",
+        "TRADE_LABS_FAILPOINT_DIR": str(pause_dir),
+    }
+    process = manage("run_pipeline", "--at", at, "--top", "1", background=True, env={**failpoint, **env})
+    wait_for(pause_dir / "paused")
+    return process, pause_dir

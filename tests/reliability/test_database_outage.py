@@ -18,30 +18,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests.reliability.conftest import ROOT, wait_for
+from tests.reliability.conftest import ROOT, paused_run, wait_for
 
 AT = "2026-11-20T10:30"
-
-
-def _paused_run(manage, tmp_path, **env):
-    pause_dir = tmp_path / "pause"
-    pause_dir.mkdir()
-    process = manage(
-        "run_pipeline",
-        "--at",
-        AT,
-        "--top",
-        "1",
-        background=True,
-        env={
-            "TRADE_LABS_FAILPOINT": "after_intent_recorded",
-            "TRADE_LABS_FAILPOINT_ACTION": "pause",
-            "TRADE_LABS_FAILPOINT_DIR": str(pause_dir),
-            **env,
-        },
-    )
-    wait_for(pause_dir / "paused")
-    return process, pause_dir
 
 
 def test_sqlite_locked_by_another_writer_fails_the_run_cleanly(manage, tmp_path):
@@ -50,7 +29,7 @@ def test_sqlite_locked_by_another_writer_fails_the_run_cleanly(manage, tmp_path)
     from trading.models import Order, PipelineRun
     from trading.sim.models import SimOrder
 
-    process, pause_dir = _paused_run(manage, tmp_path, TRADE_LABS_SQLITE_TIMEOUT="1")
+    process, pause_dir = paused_run(manage, tmp_path, TRADE_LABS_SQLITE_TIMEOUT="1")
     blocker = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:

@@ -4,26 +4,16 @@ calls never sent."""
 
 import pytest
 
-from tests.reliability.conftest import wait_for
+from tests.reliability.conftest import paused_run
 from trading.models import Order, PipelineRun, Trade
 from trading.sim.models import SimOrder
-
-AT = "2026-11-20T10:30"
 
 pytestmark = pytest.mark.slow
 
 
 def test_retry_of_a_live_run_is_refused_and_the_run_finishes_consistent(manage, tmp_path):
-    pause_dir = tmp_path / "pause"
-    pause_dir.mkdir()
-    env = {
-        "TRADE_LABS_FAILPOINT": "after_intent_recorded",
-        "TRADE_LABS_FAILPOINT_ACTION": "pause",
-        "TRADE_LABS_FAILPOINT_DIR": str(pause_dir),
-    }
-    live = manage("run_pipeline", "--at", AT, "--top", "1", background=True, env=env)
+    live, pause_dir = paused_run(manage, tmp_path)
     try:
-        wait_for(pause_dir / "paused")
         run = PipelineRun.objects.get()
 
         retry = manage("run_pipeline", "--retry", str(run.run_id))
