@@ -37,12 +37,15 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: runserver leaves static files to WhiteNoise, as a production server does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "trading.apps.TradingConfig",
     "trading.sim.apps.SimConfig",
@@ -53,6 +56,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's CSS and JS, the API docs' swagger-ui and redoc) served by the app
+    # itself, DEBUG on or off, under runserver or gunicorn: no separate web server to configure.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -126,6 +132,11 @@ TRADE_LABS_EXCHANGE_TZ = "America/New_York"
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# WhiteNoise finds the files where the apps keep them, so nothing has to be collected first
+# (`make run`, then `runserver`, shows a styled admin). `collectstatic` still works for a
+# deployment that wants the files in one place.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns at every start when it is missing
 
 # ---------------------------------------------------------------------------
 # Safety. PAPER is the only mode Trade Labs accepts; ARMED must be 1 before any
@@ -267,6 +278,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Read-only exports of the Trade Labs book of record; staff may annotate trades.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # swagger-ui and redoc from the installed sidecar package, served locally: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "reporting.api.schema.document_error_responses",

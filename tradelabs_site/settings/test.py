@@ -11,6 +11,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATA_DIR = Path(os.environ.get("TRADE_LABS_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="tradelabs-test-"))
 TRADE_LABS_LOG_FILE = str(DATA_DIR / "logs" / "tradelabs.jsonl")
 TRADE_LABS_REPORTS_DIR = DATA_DIR / "reports"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 TRADE_LABS_LOG_LEVEL = "WARNING"
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # pytest-django creates the test database from NAME's TEST entry; keep it a file so WAL applies.
