@@ -2,6 +2,7 @@
 
 import json
 from collections import Counter
+from datetime import date
 from io import StringIO
 
 import pytest
@@ -139,3 +140,22 @@ def test_unreadable_schedule_settings_fail_loudly(schedule_settings, change):
     schedule_settings.update(change)
     with pytest.raises(ImproperlyConfigured, match="TRADE_LABS_SCHEDULE"):
         ScheduleConfig.from_settings()
+
+
+def test_the_default_output_is_one_line_per_session_naming_closures(schedule_settings):
+    from trading.schedule.models import ExtraClosure
+
+    ExtraClosure.objects.create(day=date(2026, 12, 29), reason="hurricane")
+    out = StringIO()
+    call_command("schedule_plan", "--from", "2026-12-21", "--to", "2026-12-31", stdout=out)
+    lines = out.getvalue().strip().splitlines()
+    assert len(lines) == 11  # nine weekdays, a blank line, the total
+    assert "Fri 2026-12-25  closed: NYSE holiday" in lines
+    assert "Tue 2026-12-29  closed: extra closure (hurricane)" in lines
+    christmas_eve = next(line for line in lines if line.startswith("Thu 2026-12-24"))
+    assert christmas_eve.startswith("Thu 2026-12-24  early close 13:00:") and "09:35–13:00 (42)" in christmas_eve
+    monday = next(line for line in lines if line.startswith("Mon 2026-12-21"))
+    assert "marks every 5 min 09:35–16:00 (78)" in monday and "09:30 opening scan" in monday
+    verbose = StringIO()
+    call_command("schedule_plan", "--from", "2026-12-21", "--to", "2026-12-21", "--verbose", stdout=verbose)
+    assert verbose.getvalue().count("mark") >= 78
