@@ -146,3 +146,13 @@ def test_a_close_without_a_tradable_quote_changes_nothing(open_trade, morning):
         trade_close(trade_id=open_trade.pk, at=morning + timedelta(minutes=2))
     assert {leg.status for leg in open_trade.orders.filter(leg__in=["stop", "target"])} == {Order.Status.WORKING}
     assert SimOrder.objects.filter(status="working").count() == 2
+
+
+def test_close_trade_json(open_trade):
+    import json
+
+    out = StringIO()
+    call_command("close_trade", str(open_trade.pk), "--at", "2026-11-20T10:35", "--json", stdout=out)
+    closed = json.loads(out.getvalue())
+    assert closed["trade_id"] == open_trade.pk and closed["status"] == "closed" and closed["broker_alias"] == "sim"
+    assert closed["exit_reason"] == "manual" and closed["realized_pnl_usd"] is not None

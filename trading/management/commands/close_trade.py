@@ -1,5 +1,7 @@
 """python manage.py close_trade TRADE_ID [--at ISO-TIME]"""
 
+import json
+
 from django.core.management.base import BaseCommand, CommandError
 
 from trading.brokers.base import BrokerError
@@ -17,6 +19,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("trade_id", type=int)
         parser.add_argument("--at", help="Market moment (SIM); without offset read as New York time.")
+        parser.add_argument("--json", action="store_true", help="Print the closed trade as one JSON object.")
 
     def handle(self, *args, **options):
         try:
@@ -27,7 +30,30 @@ class Command(BaseCommand):
             trade = trade_close(trade_id=trade.pk, at=parse_moment(options["at"]))
         except (TradeNotOpen, CloseRefused, BrokerError) as exc:
             raise CommandError(f"not closed: {exc}") from None
+        if options["json"]:
+            self.stdout.write(json.dumps(_as_json(trade), indent=2))
+            return
         self.stdout.write(
             f"Trade {trade.pk} {trade.symbol}: {trade.status}, exit {trade.exit_price} ({trade.exit_reason}), "
             f"realized P&L {trade.realized_pnl}"
         )
+
+
+def _as_json(trade: Trade) -> dict:
+    """Money and prices as strings (exact decimals), times in UTC ISO 8601."""
+
+    def text(value):
+        return None if value is None else str(value)
+
+    return {
+        "trade_id": trade.pk,
+        "symbol": trade.symbol,
+        "status": trade.status,
+        "broker_alias": trade.broker_alias,
+        "account_id": trade.account_id,
+        "quantity": trade.quantity,
+        "exit_reason": trade.exit_reason or None,
+        "exit_price": text(trade.exit_price),
+        "exit_time_utc": trade.exit_time.isoformat() if trade.exit_time else None,
+        "realized_pnl_usd": text(trade.realized_pnl),
+    }
