@@ -7,8 +7,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from tests.schedule.conftest import new_york, schedule_settings  # noqa: F401 (a fixture)
 from trading.brokers import brokers
 from trading.models import Fill, PipelineRun, Trade
+from trading.schedule.models import Job, JobSlot
+from trading.schedule.services import job_run
 from trading.services.closing import trade_close
 from trading.services.marking import book_mark
 from trading.services.pipeline import RunOptions, pipeline_run
@@ -79,6 +82,20 @@ def test_the_service_refusal_is_a_permanent_broker_error(book_marked_to_tuesday,
     assert refused.value.clock == TUESDAY_CLOSE
     with pytest.raises(SimClockPassed):
         book_mark(at=morning)
+
+
+@pytest.mark.usefixtures("schedule_settings")
+@pytest.mark.parametrize(("job", "at"), [(Job.OPENING_SCAN, (9, 30)), (Job.MARK, (10, 0))])
+def test_the_schedules_jobs_are_refused_too_and_say_why_on_their_slot(book_marked_to_tuesday, job, at):
+    """A scheduled scan or mark at a moment the clock has passed (the book was marked ahead by hand)
+    fails its slot with the clock's line, and runs or fills nothing."""
+    before = _sim_state()
+    monday = new_york(2026, 11, 23, *at)
+    with pytest.raises(SimClockPassed):
+        job_run(job=job, intended=monday, now=monday)
+    slot = JobSlot.objects.get(job=job)
+    assert slot.status == JobSlot.Status.FAILED and CLOCK_LINE in slot.message
+    assert _sim_state() == before
 
 
 def test_the_engine_itself_refuses_to_go_back(book_marked_to_tuesday, morning):
