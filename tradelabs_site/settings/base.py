@@ -275,7 +275,8 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trade Labs API",
-    "DESCRIPTION": "Read-only exports of the Trade Labs book of record; staff may annotate trades.",
+    "DESCRIPTION": "Exports of the Trade Labs book of record (reading a model needs its view permission); "
+    "users with trading.change_trade may annotate trades.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # swagger-ui and redoc from the installed sidecar package, served locally: no CDN.
