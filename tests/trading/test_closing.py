@@ -156,3 +156,22 @@ def test_close_trade_json(open_trade):
     closed = json.loads(out.getvalue())
     assert closed["trade_id"] == open_trade.pk and closed["status"] == "closed" and closed["broker_alias"] == "sim"
     assert closed["exit_reason"] == "manual" and closed["realized_pnl_usd"] is not None
+
+
+@pytest.mark.parametrize("change", ["removed", "other-backend"])
+def test_a_trade_whose_broker_alias_is_gone_or_changed_is_refused_in_one_line(open_trade, settings, change):
+    if change == "removed":
+        Trade.objects.filter(pk=open_trade.pk).update(broker_alias="gone")
+        type(open_trade.run).objects.filter(pk=open_trade.run_id).update(broker_alias="gone")
+        expected = "'gone' .* no longer configured"
+    else:
+        settings.BROKERS = {**settings.BROKERS, "sim": settings.BROKERS["ib"]}
+        expected = "'sim' .* is now a 'ib' backend"
+    with pytest.raises(
+        CommandError, match=f"not closed: trade {open_trade.pk}: recorded through broker alias {expected}"
+    ):
+        call_command("close_trade", str(open_trade.pk), stdout=StringIO())
+    run = open_trade.run
+    with pytest.raises(CommandError, match="recorded through broker alias"):
+        call_command("run_pipeline", "--retry", str(run.run_id), stdout=StringIO())
+    assert {leg.status for leg in open_trade.orders.filter(leg__in=["stop", "target"])} == {Order.Status.WORKING}

@@ -58,6 +58,21 @@ class BrokerHandler:
                 return other
         return alias
 
+    def alias_of_record(self, recorded_alias: str, backend_name: str) -> str:
+        """The alias a stored row (a run, a trade) must be handled through: the one it recorded,
+        if that alias is still configured with the same kind of backend; for rows from before the
+        alias was recorded, `alias_for_backend`. Never the default. InvalidBrokerError otherwise."""
+        if not recorded_alias:
+            return self.alias_for_backend(backend_name)
+        configured = self._name_or_none(recorded_alias) if recorded_alias in self.settings else None
+        if configured != backend_name:
+            now = f"is now a {configured!r} backend" if configured else "is no longer configured in BROKERS"
+            raise InvalidBrokerError(
+                f"recorded through broker alias {recorded_alias!r} ({backend_name}), which {now}; "
+                "restore that alias to act on it"
+            )
+        return recorded_alias
+
     def alias_for_backend(self, backend_name: str) -> str:
         """The one alias (not "default") whose backend is named `backend_name`; for rows recorded
         before the alias was. InvalidBrokerError when none or several could be meant."""

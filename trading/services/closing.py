@@ -32,14 +32,11 @@ class CloseRefused(Exception):
 
 
 def trade_broker_alias(trade: Trade) -> str:
-    """The alias that opened the trade (recorded on it, or, for trades from before it was, the
-    one alias whose backend has the trade's backend name). Never the default backend."""
-    if trade.broker_alias:
-        return trade.broker_alias
+    """The alias that opened the trade (see `brokers.alias_of_record`); never the default backend."""
     try:
-        return brokers.alias_for_backend(trade.backend)
+        return brokers.alias_of_record(trade.broker_alias, trade.backend)
     except InvalidBrokerError as exc:
-        raise CloseRefused(f"trade {trade.pk} records no broker alias, and {exc}") from None
+        raise CloseRefused(f"trade {trade.pk}: {exc}; nothing was changed") from None
 
 
 def _exit_request(trade: Trade, reason: str) -> OrderRequest:

@@ -605,6 +605,5 @@ def pipeline_retry(*, run_id, now: datetime | None = None) -> PipelineRun:
 
 
 def run_broker_alias(run: PipelineRun) -> str:
-    """The alias the run traded through: recorded on it, or, for runs from before it was, the
-    one alias whose backend has the run's backend name. Never the default backend."""
-    return run.broker_alias or brokers.alias_for_backend(run.backend)
+    """The alias the run traded through (see `brokers.alias_of_record`); never the default backend."""
+    return brokers.alias_of_record(run.broker_alias, run.backend)
