@@ -81,15 +81,16 @@ def _day_text(day: date, occurrences, closure_reason: str | None) -> str:
     if not sessions.is_session(day):
         return "closed: NYSE holiday"
     session = sessions.session(day)
-    items, marks = [], [o for o in occurrences if o.job == Job.MARK]
-    for occurrence in occurrences:
-        if occurrence.job != Job.MARK:
-            items.append(f"{occurrence.at_new_york:%H:%M} {Job(occurrence.job).label.lower()}")
+    marks = [o for o in occurrences if o.job == Job.MARK]
+    # (New York time, text), so the folded marks sit at their first mark among the daily jobs.
+    items = [
+        (o.at_new_york, f"{o.at_new_york:%H:%M} {Job(o.job).label.lower()}") for o in occurrences if o.job != Job.MARK
+    ]
     if marks:
         every = min((b.at - a.at for a, b in zip(marks, marks[1:], strict=False)), default=None)
         step = f" every {int(every.total_seconds() // 60)} min" if every else ""
         first, last = marks[0].at_new_york, marks[-1].at_new_york
-        items.append(f"marks{step} {first:%H:%M}–{last:%H:%M} ({len(marks)})")
-        items.sort(key=lambda text: text.split(" ")[0] if text[0].isdigit() else f"{first:%H:%M}")
+        items.append((first, f"marks{step} {first:%H:%M}–{last:%H:%M} ({len(marks)})"))
+    items.sort(key=lambda item: item[0])
     early = f"early close {sessions.to_new_york(session.close):%H:%M}: " if session.is_early_close else ""
-    return early + (" · ".join(items) or "no job planned")
+    return early + (" · ".join(text for _, text in items) or "no job planned")
