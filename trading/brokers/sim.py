@@ -45,15 +45,16 @@ class SimBroker(BaseBroker):
     # -- lifecycle ------------------------------------------------------------------
     def connect(self) -> None:
         from trading.sim.engine import sim_account_get
-        from trading.sim.market import market_for
 
-        self._market = market_for(seed=self.seed, universe_size=self.universe_size)
         self._account = sim_account_get(account_id=self.account_id, starting_cash=self.starting_cash)
 
     @property
     def market(self):
+        """The simulated market: read-only, so asking it (a moment, a quote) writes nothing."""
         if self._market is None:
-            self.connect()
+            from trading.sim.market import market_for
+
+            self._market = market_for(seed=self.seed, universe_size=self.universe_size)
         return self._market
 
     @property

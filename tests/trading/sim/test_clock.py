@@ -121,3 +121,12 @@ def test_another_book_keeps_its_own_clock(book_marked_to_tuesday, settings, morn
     }
     run = pipeline_run(RunOptions(alias="replay", at=morning))
     assert run.status == PipelineRun.Status.SUCCEEDED, run.error
+
+
+@pytest.mark.django_db
+def test_asking_a_new_sim_account_for_a_moment_writes_nothing(morning):
+    from trading.brokers import brokers
+    from trading.sim.models import SimAccount
+
+    brokers.create("sim").market_moment(morning, morning)
+    assert not SimAccount.objects.exists()
