@@ -99,6 +99,7 @@ def main() -> None:
     from reporting.selectors import stats_summary
     from reporting.services import report_generate
     from trading.money import to_cents
+    from trading.services.books import book_default
 
     settings.TRADE_LABS_REPORTS_DIR = workdir / "reports"
     database = f"{connection.vendor} {connection.settings_dict['NAME']}"
@@ -112,10 +113,12 @@ def main() -> None:
           f"{made['last_day']}) written in {time.perf_counter() - start:.1f}s")  # fmt: skip
     last_day = made["last_day"]
 
-    stats_all = timed(lambda: stats_summary(period=Period.all_time()), args.repeat)
-    stats_month = timed(lambda: stats_summary(period=Period.month(last_day.year, last_day.month)), args.repeat)
+    stats_all = timed(lambda: stats_summary(book=book_default(), period=Period.all_time()), args.repeat)
+    stats_month = timed(
+        lambda: stats_summary(book=book_default(), period=Period.month(last_day.year, last_day.month)), args.repeat
+    )
     report = timed(lambda: report_generate(day=last_day), args.repeat)
-    day_metrics = timed(lambda: metrics_compute(period=Period.day(last_day)), args.repeat)
+    day_metrics = timed(lambda: metrics_compute(book=book_default(), period=Period.day(last_day)), args.repeat)
     overall = stats_all["result"]
     assert overall["trade_count"] == made["trades"], (overall["trade_count"], made["trades"])
     assert overall["net_pnl"] == str(to_cents(made["net"])), (overall["net_pnl"], made["net"])

@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html_join
 
-from trading.admin import ReadOnlyAdminMixin
+from trading.admin import BookFilter, ReadOnlyAdminMixin
 
 from .models import Discrepancy, ReconciliationRun
 from .services import discrepancies_set_review
@@ -22,6 +22,7 @@ class DiscrepancyInline(ReadOnlyAdminMixin, admin.TabularInline):
 class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "short_id",
+        "book",
         "started_at",
         "backend",
         "trigger",
@@ -29,7 +30,8 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "discrepancy_count",
         "unrealized_pnl_total",
     ]
-    list_filter = ["status", "backend", "trigger", "started_at"]
+    list_filter = [BookFilter, "status", "backend", "trigger", "started_at"]
+    list_select_related = ["book"]
     date_hierarchy = "started_at"
     search_fields = ["run_id"]
     inlines = [DiscrepancyInline]
@@ -46,6 +48,7 @@ class DiscrepancyAdmin(admin.ModelAdmin):
 
     list_display = [
         "symbol",
+        "book",
         "kind",
         "severity",
         "expected",
@@ -55,7 +58,15 @@ class DiscrepancyAdmin(admin.ModelAdmin):
         "last_seen_at",
         "still_present",
     ]
-    list_filter = ["review_status", "kind", "severity", "backend", ("cleared_at", admin.EmptyFieldListFilter), "symbol"]
+    list_filter = [
+        BookFilter,
+        "review_status",
+        "kind",
+        "severity",
+        ("cleared_at", admin.EmptyFieldListFilter),
+        "symbol",
+    ]
+    list_select_related = ["book"]
     search_fields = ["symbol", "order_ref", "detail", "notes"]
     list_select_related = ["last_seen_run"]
     actions = ["acknowledge", "resolve"]

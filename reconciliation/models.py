@@ -20,6 +20,7 @@ class ReconciliationRun(models.Model):
         ERROR = "error", "Broker unreachable"
 
     run_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    book = models.ForeignKey("trading.Book", on_delete=models.PROTECT, related_name="reconciliation_runs")
     trigger = models.CharField(max_length=16, default="manual")
     backend = models.CharField(max_length=32)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
@@ -66,6 +67,7 @@ class Discrepancy(models.Model):
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         RESOLVED = "resolved", "Resolved"
 
+    book = models.ForeignKey("trading.Book", on_delete=models.PROTECT, related_name="discrepancies")
     backend = models.CharField(max_length=32)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     symbol = models.CharField(max_length=16, db_index=True)
@@ -93,7 +95,7 @@ class Discrepancy(models.Model):
         verbose_name_plural = "discrepancies"
         constraints = [
             models.UniqueConstraint(
-                fields=["backend", "kind", "symbol", "order_ref"], name="one_discrepancy_per_identity"
+                fields=["book", "kind", "symbol", "order_ref"], name="one_discrepancy_per_book_identity"
             ),
         ]
         indexes = [models.Index(fields=["review_status", "kind"], name="discrepancy_review_kind_idx")]

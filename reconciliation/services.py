@@ -1,7 +1,7 @@
 """Reconciling the book with the broker. It reports; it never changes trades or positions.
 
-Expected positions come from our own fills for the backend (entries minus exits, dry
-runs excluded) and our position's average cost and mark; actual ones from the broker.
+Each book is reconciled alone: expected positions come from that book's own fills (entries
+minus exits, dry runs excluded) and our position's average cost and mark; actual ones from the broker.
 Orders are matched both ways by orderRef, by presence and by status: an order working at
 the broker that the book calls done (or never sent), and one the book calls working that
 the broker has finished, are findings of their own.
@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from trading.brokers import brokers
 from trading.brokers.base import BrokerError
-from trading.models import Fill, Order, Position, Trade
+from trading.models import Book, Fill, Order, Position, Trade
 from trading.money import ZERO, to_cents, to_money
+from trading.services.books import book_default, default_book_name
 
 from .models import Discrepancy, ReconciliationRun
 
@@ -58,10 +59,10 @@ class Finding:
     order_ref: str = ""
 
 
-def expected_quantities(*, backend: str) -> dict[str, int]:
-    """Per symbol, what our fills say we hold at this backend (computed in the database)."""
+def expected_quantities(*, book: Book) -> dict[str, int]:
+    """Per symbol, what the book's fills say it holds (computed in the database)."""
     rows = (
-        Fill.objects.filter(order__backend=backend, order__dry_run=False)
+        Fill.objects.filter(book=book, order__dry_run=False)
         .values("symbol")
         .annotate(bought=Sum("quantity", filter=Q(side="BUY")), sold=Sum("quantity", filter=Q(side="SELL")))
     )
@@ -109,10 +110,10 @@ def _position_findings(
     return findings
 
 
-def _book_working_orders(*, backend: str) -> dict[str, Order]:
+def _book_working_orders(*, book: Book) -> dict[str, Order]:
     return {
         o.client_order_ref: o
-        for o in Order.objects.filter(backend=backend, dry_run=False, status__in=BOOK_WORKING).order_by("id")
+        for o in Order.objects.filter(book=book, dry_run=False, status__in=BOOK_WORKING).order_by("id")
     }
 
 
@@ -218,11 +219,12 @@ def _record(run: ReconciliationRun, findings: list[Finding], now) -> None:
     seen_ids = []
     for finding in findings:
         discrepancy, created = Discrepancy.objects.select_for_update().get_or_create(
-            backend=run.backend,
+            book_id=run.book_id,
             kind=finding.kind,
             symbol=finding.symbol,
             order_ref=finding.order_ref,
             defaults={
+                "backend": run.backend,
                 "severity": SEVERITY[finding.kind],
                 "expected": finding.expected,
                 "actual": finding.actual,
@@ -245,26 +247,28 @@ def _record(run: ReconciliationRun, findings: list[Finding], now) -> None:
                 discrepancy.notes = (discrepancy.notes + f"\nReopened {now:%Y-%m-%d %H:%M} UTC: seen again.").strip()
             discrepancy.cleared_at = None
             discrepancy.save()
-        trades = Trade.objects.filter(symbol=finding.symbol, backend=run.backend, dry_run=False).exclude(
+        trades = Trade.objects.filter(book_id=run.book_id, symbol=finding.symbol, dry_run=False).exclude(
             status__in=[Trade.Status.CANCELLED, Trade.Status.REJECTED]
         )
         discrepancy.trades.add(*trades.order_by("-created_at")[:20])
         seen_ids.append(discrepancy.pk)
-    Discrepancy.objects.filter(backend=run.backend, cleared_at__isnull=True).exclude(pk__in=seen_ids).update(
+    Discrepancy.objects.filter(book_id=run.book_id, cleared_at__isnull=True).exclude(pk__in=seen_ids).update(
         cleared_at=now
     )
 
 
-def reconciliation_run(*, alias: str = "default", trigger: str = "manual") -> ReconciliationRun:
-    """Compare book and broker; store the run, its discrepancies and the JSON file. Never raises
-    for what it finds: a broker that cannot be reached gives status 'error'."""
-    backend = brokers.name_of(alias)
-    run = ReconciliationRun.objects.create(backend=backend, trigger=trigger)
+def reconciliation_run(*, book: Book | None = None, trigger: str = "manual") -> ReconciliationRun:
+    """Compare one book (default: the default book) with its broker account; store the run, its
+    discrepancies and the JSON file. Never raises for what it finds: a broker that cannot be
+    reached gives status 'error'."""
+    book = book or book_default()
+    backend = brokers.name_of(book.broker_alias)
+    run = ReconciliationRun.objects.create(book=book, backend=backend, trigger=trigger)
     try:
-        with brokers.create(alias) as broker:
+        with brokers.create_for(book) as broker:
             actual = {p.symbol: p for p in broker.positions() if p.quantity}
             broker_orders = broker.open_orders()
-            ours = _book_working_orders(backend=backend)
+            ours = _book_working_orders(book=book)
             working_refs = {o.order_ref for o in broker_orders}
             done_at_broker = _broker_states_of(broker, [o for ref, o in ours.items() if ref not in working_refs])
     except BrokerError as exc:
@@ -277,15 +281,15 @@ def reconciliation_run(*, alias: str = "default", trigger: str = "manual") -> Re
         reconciliation_write_file(run)
         log.warning("reconciliation_broker_error", error=str(exc))
         return run
-    expected = {s: q for s, q in expected_quantities(backend=backend).items() if q}
-    book = {p.symbol: p for p in Position.objects.filter(symbol__in=set(expected) | set(actual))}
+    expected = {s: q for s, q in expected_quantities(book=book).items() if q}
+    ours_held = {p.symbol: p for p in Position.objects.filter(book=book, symbol__in=set(expected) | set(actual))}
     tolerance = Decimal(str(settings.TRADE_LABS_RECONCILIATION["average_cost_tolerance_pct"]))
-    findings = _position_findings(expected, book, actual, tolerance) + _order_findings(
+    findings = _position_findings(expected, ours_held, actual, tolerance) + _order_findings(
         ours=ours, broker_orders=broker_orders, done_at_broker=done_at_broker
     )
     now = timezone.now()
     _record(run, findings, now)
-    run.positions, total = _position_rows(expected, book, actual)
+    run.positions, total = _position_rows(expected, ours_held, actual)
     run.unrealized_pnl_total = to_money(total)
     run.discrepancy_count = len(findings)
     run.status = ReconciliationRun.Status.DISCREPANCIES if findings else ReconciliationRun.Status.CLEAN
@@ -303,6 +307,7 @@ def reconciliation_summary(run: ReconciliationRun) -> dict:
     return {
         "run_id": str(run.run_id),
         "status": run.status,
+        "book": run.book.name,
         "backend": run.backend,
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
@@ -331,7 +336,11 @@ def reconciliation_summary(run: ReconciliationRun) -> dict:
 def reconciliation_write_file(run: ReconciliationRun) -> None:
     directory = settings.TRADE_LABS_REPORTS_DIR
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "position_reconciliation.json"
+    path = directory / (
+        "position_reconciliation.json"
+        if run.book.name == default_book_name()
+        else f"position_reconciliation_{run.book.name}.json"
+    )
     temporary = path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(reconciliation_summary(run), indent=2))
     temporary.replace(path)  # atomic: a reader never sees half a file

@@ -1,7 +1,10 @@
 """django-q2 entry point: a thin caller of the reconciliation service."""
 
+from trading.services.books import book_named
+
 from .services import reconciliation_run
 
 
-def reconcile_task(alias: str = "default") -> str:
-    return reconciliation_run(alias=alias, trigger="schedule").status
+def reconcile_task(book: str | None = None) -> str:
+    """Reconcile the named book (default: the default book)."""
+    return reconciliation_run(book=book_named(book), trigger="schedule").status

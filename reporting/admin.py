@@ -6,28 +6,44 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from trading import sessions
+from trading.models import Book
 from trading.money import to_cents
+from trading.services.books import book_named, default_book_name
 
 from .metrics import Period, pnl_curve_by_day
-from .models import DailyReport
-from .rendering import curve_svg, markdown_html, metrics_markdown
+from .models import DailyReport, DailySnapshot
+from .rendering import books_comparison_table, curve_svg, markdown_html, metrics_markdown
 from .selectors import period_from_month, stats_summary
 from .services import report_generate
+from .snapshots import equity_curve
 
 
 @admin.register(DailyReport)
 class DailyReportAdmin(admin.ModelAdmin):
     """Reports are written by `report_generate`; a person reads them, downloads the CSV, or regenerates them."""
 
-    list_display = ["day", "trade_count", "net_pnl_cents", "win_rate", "max_drawdown", "generated_at", "csv_link"]
+    list_display = [
+        "day",
+        "book",
+        "trade_count",
+        "net_pnl_cents",
+        "win_rate",
+        "max_drawdown",
+        "equity",
+        "generated_at",
+        "csv_link",
+    ]
+    list_filter = ["book"]
+    list_select_related = ["book"]
     date_hierarchy = "day"
     actions = ["regenerate"]
     fieldsets = [
-        (None, {"fields": ["day", "generated_at", "files", "csv_link"]}),
+        (None, {"fields": ["day", "book", "generated_at", "files", "csv_link"]}),
         ("Cumulative net P&L", {"fields": ["chart"]}),
         ("Report", {"fields": ["rendered"]}),
     ]
-    readonly_fields = ["day", "generated_at", "files", "csv_link", "chart", "rendered"]
+    readonly_fields = ["day", "book", "generated_at", "files", "csv_link", "chart", "rendered"]
 
     def has_add_permission(self, request):
         return False
@@ -56,6 +72,10 @@ class DailyReportAdmin(admin.ModelAdmin):
     def max_drawdown(self, report):
         return report.metrics.get("max_drawdown", "-")
 
+    @admin.display(description="Equity at close")
+    def equity(self, report):
+        return report.metrics.get("equity") or "–"
+
     @admin.display(description="CSV")
     def csv_link(self, report):
         url = reverse("admin:reporting_dailyreport_csv", args=[report.pk])
@@ -75,10 +95,10 @@ class DailyReportAdmin(admin.ModelAdmin):
 
     @admin.action(description="Regenerate the selected reports")
     def regenerate(self, request, queryset):
-        days = list(queryset.values_list("day", flat=True))
-        for day in days:
-            report_generate(day=day)
-        self.message_user(request, f"Regenerated {len(days)} report(s).", messages.SUCCESS)
+        reports = list(queryset.select_related("book"))
+        for report in reports:
+            report_generate(book=report.book, day=report.day)
+        self.message_user(request, f"Regenerated {len(reports)} report(s).", messages.SUCCESS)
 
     def csv_view(self, request, pk: int):
         report = DailyReport.objects.filter(pk=pk).first()
@@ -97,16 +117,63 @@ class DailyReportAdmin(admin.ModelAdmin):
             period = period_from_month(month)
         except ValueError as exc:
             error, month, period = str(exc), "", Period.all_time()
-        stats = stats_summary(period=period)
-        title = f"Trade Labs statistics, {'all time' if period.start is None else month}"
+        names = [name for name in request.GET.getlist("book") if name] or [default_book_name()]
+        books = list(Book.objects.filter(name__in=names).order_by("name"))
+        if len(books) < len(set(names)):
+            missing = sorted(set(names) - {b.name for b in books})
+            error = f"no book named {', '.join(missing)}"
+            books = books or [book_named(None)]
+        scope = "all time" if period.start is None else month
+        summaries = [stats_summary(book=book, period=period) for book in books]
+        curves = [
+            {
+                "book": book.name,
+                "equity": curve_svg(equity_curve(book=book, start=period.start, end=period.end), baseline=None),
+                "pnl": curve_svg(pnl_curve_by_day(book=book, period=period)),
+            }
+            for book in books
+        ]
+        if len(books) > 1:
+            title = f"Trade Labs: books {', '.join(b.name for b in books)} compared, {scope}"
+            rendered = markdown_html(books_comparison_table(summaries))
+        else:
+            title = f"Trade Labs statistics, book {books[0].name}, {scope}"
+            rendered = markdown_html(metrics_markdown(summaries[0], title=None))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": title,
             "month": month,
             "error": error,
-            "stats": stats,
-            "chart": curve_svg(pnl_curve_by_day(period=period)),
-            "rendered": markdown_html(metrics_markdown(stats, title=None)),
+            "stats": summaries[0],
+            "compared": len(books) > 1,
+            "all_books": list(Book.objects.order_by("name").values_list("name", flat=True)),
+            "chosen": [b.name for b in books],
+            "curves": curves,
+            "rendered": rendered,
         }
         return TemplateResponse(request, "admin/reporting/stats.html", context)
+
+
+@admin.register(DailySnapshot)
+class DailySnapshotAdmin(admin.ModelAdmin):
+    """Each book at each session's close: read-only, written by the close's report job."""
+
+    list_display = ["day", "book", "equity", "cash", "realized_pnl", "unrealized_pnl", "open_count", "marked_at_ny"]
+    list_filter = ["book"]
+    list_select_related = ["book"]
+    date_hierarchy = "day"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Open trades")
+    def open_count(self, snapshot):
+        return len(snapshot.open_trade_ids)
+
+    @admin.display(description="Marked at (New York)", ordering="marked_at")
+    def marked_at_ny(self, snapshot):
+        return f"{sessions.to_new_york(snapshot.marked_at):%Y-%m-%d %H:%M %Z}"

@@ -345,4 +345,5 @@ TRADE_COLUMNS = [
     Column("tags", "tags"),
     Column("notes", "notes"),
     Column("created_at", "created_at"),
+    Column("book", "book__name"),
 ]

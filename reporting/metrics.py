@@ -24,7 +24,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
-from django.conf import settings
 from django.db import NotSupportedError, connections
 from django.db.models import (
     BigIntegerField,
@@ -122,10 +121,10 @@ class Period:
         return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=NEW_YORK)
 
 
-def closed_trades(*, period: Period) -> QuerySet[Trade]:
-    """Closed, non-dry-run trades whose exit falls in `period` (New York dates), unordered."""
+def closed_trades(*, book, period: Period) -> QuerySet[Trade]:
+    """The book's closed, non-dry-run trades whose exit falls in `period` (New York dates), unordered."""
     qs = Trade.objects.filter(
-        status=Trade.Status.CLOSED, dry_run=False, realized_pnl__isnull=False, exit_time__isnull=False
+        book=book, status=Trade.Status.CLOSED, dry_run=False, realized_pnl__isnull=False, exit_time__isnull=False
     ).order_by()
     if period.starts_at is not None:
         qs = qs.filter(exit_time__gte=period.starts_at)
@@ -134,9 +133,9 @@ def closed_trades(*, period: Period) -> QuerySet[Trade]:
     return qs
 
 
-def open_trades(*, period: Period) -> QuerySet[Trade]:
-    """Trades open now that were entered by the end of `period`."""
-    qs = Trade.objects.filter(status=Trade.Status.OPEN, dry_run=False).order_by("entry_time", "id")
+def open_trades(*, book, period: Period) -> QuerySet[Trade]:
+    """The book's trades open now that were entered by the end of `period`."""
+    qs = Trade.objects.filter(book=book, status=Trade.Status.OPEN, dry_run=False).order_by("entry_time", "id")
     if period.ends_before is not None:
         qs = qs.filter(entry_time__lt=period.ends_before)
     return qs
@@ -260,7 +259,7 @@ _DAYS = {
 }
 
 
-def daily_pnl_units(*, period: Period) -> list[tuple[date, int]]:
+def daily_pnl_units(*, book, period: Period) -> list[tuple[date, int]]:
     """Net P&L per New York exit date of `period`, for each date that had closed trades, in date order.
 
     The New York dates (and where each begins in UTC, daylight saving included) are worked out
@@ -268,11 +267,11 @@ def daily_pnl_units(*, period: Period) -> list[tuple[date, int]]:
     sums each date's range of exit times.
     """
     # Day by day, each subquery's only exit-time bounds are its day's, so each reads just that range.
-    qs = closed_trades(period=Period.all_time())
+    qs = closed_trades(book=book, period=Period.all_time())
     first, last = period.start, period.end
     if first is None or last is None:
         # An open-ended period runs from its first to its last exit (two index reads).
-        in_period = closed_trades(period=period).order_by("exit_time").values_list("exit_time", flat=True)
+        in_period = closed_trades(book=book, period=period).order_by("exit_time").values_list("exit_time", flat=True)
         first_exit, last_exit = in_period.first(), in_period.last()
         if first_exit is None:
             return []
@@ -450,10 +449,10 @@ def _units(value: Decimal | float | int) -> int:
     return int(exact.scaleb(4).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
-def open_trade_rows(*, period: Period) -> list[dict]:
-    """Open trades with unrealized P&L at the latest mark of their symbol (None when never marked)."""
-    position = Position.objects.filter(symbol=OuterRef("symbol"))
-    rows = open_trades(period=period).annotate(
+def open_trade_rows(*, book, period: Period) -> list[dict]:
+    """The book's open trades with unrealized P&L at the book's latest mark of their symbol (None when never marked)."""
+    position = Position.objects.filter(book=book, symbol=OuterRef("symbol"))
+    rows = open_trades(book=book, period=period).annotate(
         mark_price=Subquery(position.values("mark_price")[:1]),
         marked_at=Subquery(position.values("marked_at")[:1]),
     )
@@ -524,16 +523,16 @@ def _overlap_pays(period: Period, *, using: str) -> bool:
     return period.start is None or period.end is None or (period.end - period.start).days > OVERLAP_AFTER_DAYS
 
 
-def metrics_compute(*, period: Period, equity: Decimal | None = None) -> dict:
-    """All metrics of `period` as one JSON-ready dict; money as strings of cents."""
-    equity = Decimal(settings.TRADE_LABS_STARTING_EQUITY if equity is None else equity)
-    qs = closed_trades(period=period)
+def metrics_compute(*, book, period: Period, equity: Decimal | None = None) -> dict:
+    """All metrics of one book over `period` as one JSON-ready dict; money as strings of cents."""
+    equity = Decimal(book.starting_equity if equity is None else equity)
+    qs = closed_trades(book=book, period=period)
     # Four independent passes over the period's trades, longest first.
     passes = (
         lambda: _by_symbol_and_reason(qs),
         lambda: max_drawdown_units(qs),
         lambda: holding_times(qs),
-        lambda: daily_pnl_units(period=period),
+        lambda: daily_pnl_units(book=book, period=period),
     )
     if _overlap_pays(period, using=qs.db):
         breakdown, drawdown_units, held, daily = concurrently(*passes, using=qs.db)
@@ -547,10 +546,11 @@ def metrics_compute(*, period: Period, equity: Decimal | None = None) -> dict:
     net = units_to_money(t["net"])
     drawdown = units_to_money(drawdown_units)
     sharpe = sharpe_ratio(daily, equity=equity)
-    open_rows = open_trade_rows(period=period)
+    open_rows = open_trade_rows(book=book, period=period)
     unrealized = [Decimal(r["unrealized_pnl"]) for r in open_rows if r["unrealized_pnl"] is not None]
 
     return {
+        "book": book.name,
         "period_start": period.start.isoformat() if period.start else None,
         "period_end": period.end.isoformat() if period.end else None,
         "trade_count": count,
@@ -586,10 +586,10 @@ def metrics_compute(*, period: Period, equity: Decimal | None = None) -> dict:
     }
 
 
-def pnl_curve_by_trade(*, period: Period) -> list[tuple[datetime, Decimal]]:
+def pnl_curve_by_trade(*, book, period: Period) -> list[tuple[datetime, Decimal]]:
     """Cumulative net P&L after each closed trade in exit order (for a day's chart: few points)."""
     rows = (
-        closed_trades(period=period)
+        closed_trades(book=book, period=period)
         .annotate(cum=Window(Sum(MoneyUnits("realized_pnl")), order_by=[F("exit_time").asc(), F("id").asc()]))
         .order_by("exit_time", "id")
         .values_list("exit_time", "cum")
@@ -597,11 +597,11 @@ def pnl_curve_by_trade(*, period: Period) -> list[tuple[datetime, Decimal]]:
     return [(moment, units_to_money(cum)) for moment, cum in rows]
 
 
-def pnl_curve_by_day(*, period: Period) -> list[tuple[date, Decimal]]:
+def pnl_curve_by_day(*, book, period: Period) -> list[tuple[date, Decimal]]:
     """Cumulative net P&L at the end of each New York day with closed trades (small for years of history)."""
     running = 0
     curve = []
-    for day, units in daily_pnl_units(period=period):
+    for day, units in daily_pnl_units(book=book, period=period):
         running += units
         curve.append((day, units_to_money(running)))
     return curve

@@ -123,6 +123,17 @@ def metrics_markdown(metrics: dict, *, title: str | None) -> str:
             ["Commissions paid", _money(m["commissions"])],
         ],
     )
+    if m.get("equity_days"):
+        lines += ["", "## Equity (mark to market at each session's close)", ""]
+        lines += _table(
+            ["Metric", "Value"],
+            [
+                ["Equity", _money(m.get("equity") or m["equity_end"])],
+                ["Max drawdown (% of running peak)", _pct_points(m["equity_max_drawdown_pct"])],
+                ["Sharpe ratio (daily equity returns, annualized)", _number(m["equity_sharpe_ratio"])],
+                ["Sessions on the curve", m["equity_days"]],
+            ],
+        )
     lines += ["", "## Holding time", ""]
     lines += _table(
         ["Trades", "Average", "Median"],
@@ -168,15 +179,45 @@ def metrics_markdown(metrics: dict, *, title: str | None) -> str:
                 for o in m["open_trade_list"]
             ],
         )  # fmt: skip
-        lines += ["", f"Unrealized P&L at the latest marks: {_money(m['unrealized_pnl'])}"]
+        marks = "that close's marks" if "equity" in m else "the latest marks"
+        lines += ["", f"Unrealized P&L at {marks}: {_money(m['unrealized_pnl'])}"]
     else:
         lines.append("None.")
     return "\n".join(lines) + "\n"
 
 
+COMPARISON_ROWS = (
+    ("Clock (New York)", lambda m: (m["clock"] or "–")[:16].replace("T", " ")),
+    ("Runs", lambda m: m["runs"]),
+    ("Closed trades", lambda m: m["trade_count"]),
+    ("Open trades", lambda m: m["open_trades"]),
+    ("Win rate", lambda m: _pct(m["win_rate"])),
+    ("Net P&L (realized)", lambda m: _money(m["net_pnl"])),
+    ("Unrealized P&L", lambda m: _money(m["unrealized_pnl"])),
+    ("Profit factor", lambda m: _number(m["profit_factor"])),
+    ("Expectancy", lambda m: _money(m["expectancy"])),
+    ("Max drawdown (realized)", lambda m: _money(m["max_drawdown"])),
+    ("Sharpe (realized daily P&L)", lambda m: _number(m["sharpe_ratio"])),
+    ("Equity at last close", lambda m: _money(m["equity_end"])),
+    ("Max drawdown (equity, % of peak)", lambda m: _pct_points(m["equity_max_drawdown_pct"])),
+    ("Sharpe (daily equity)", lambda m: _number(m["equity_sharpe_ratio"])),
+    ("Commissions", lambda m: _money(m["commissions"])),
+)
+
+
+def books_comparison_table(summaries: list[dict]) -> str:
+    """Several books' statistics side by side (Markdown), one column per book: never summed."""
+    lines = _table(
+        ["Metric", *(s["book"] for s in summaries)],
+        [[label, *(value(s) for s in summaries)] for label, value in COMPARISON_ROWS],
+    )
+    return "\n".join(lines) + "\n"
+
+
 def report_markdown(*, day: date, metrics: dict, rows: list[list]) -> str:
     """The daily report: the metrics, then every closed trade of the day."""
-    text = metrics_markdown(metrics, title=f"Trade Labs daily report, {day:%A %Y-%m-%d} (New York)")
+    book = f" — book {metrics['book']}" if metrics.get("book") else ""
+    text = metrics_markdown(metrics, title=f"Trade Labs daily report, {day:%A %Y-%m-%d} (New York){book}")
     index = {c.header: i for i, c in enumerate(REPORT_TRADE_COLUMNS)}
     lines = ["", f"## Closed trades ({len(rows)})", ""]
     if rows:
@@ -203,12 +244,21 @@ def report_markdown(*, day: date, metrics: dict, rows: list[list]) -> str:
     return text + "\n".join(lines) + "\n"
 
 
-def curve_svg(points: Sequence[tuple[object, Decimal]], *, width: int = 720, height: int = 220) -> SafeString:
-    """The cumulative P&L curve as an inline SVG line from zero through each point, drawn server-side."""
+def curve_svg(
+    points: Sequence[tuple[object, Decimal]],
+    *,
+    width: int = 720,
+    height: int = 220,
+    baseline: Decimal | None = Decimal(0),
+) -> SafeString:
+    """A curve as an inline SVG line, drawn server-side: cumulative P&L from the `baseline` (zero)
+    through each point; with baseline=None (an equity curve) through the points alone."""
     if not points:
-        return format_html('<p class="help">{}</p>', "No closed trades: no P&L curve to draw.")
-    pad_left, pad_right, pad_y = 70, 10, 16
-    values = [Decimal(0)] + [Decimal(v) for _, v in points]
+        empty = "No closed trades: no P&L curve to draw." if baseline is not None else "No session closes recorded yet."
+        return format_html('<p class="help">{}</p>', empty)
+    pad_left, pad_right, pad_y = 80, 10, 16
+    values = ([] if baseline is None else [Decimal(baseline)]) + [Decimal(v) for _, v in points]
+    reference = values[0]
     low, high = min(values), max(values)
     span = (high - low) or Decimal(1)
     plot_w, plot_h = width - pad_left - pad_right, height - 2 * pad_y
@@ -227,14 +277,14 @@ def curve_svg(points: Sequence[tuple[object, Decimal]], *, width: int = 720, hei
         '<text x="{}" y="{}" font-size="11" text-anchor="end" fill="#555">{}</text>',
         [
             (pad_left - 6, f"{y(v) + 4:.1f}", _money(str(v.quantize(Decimal("0.01")))))
-            for v in sorted({high, low, Decimal(0)})
+            for v in sorted({high, low, reference})
         ],
     )
     first_label, last_label = str(points[0][0]), str(points[-1][0])
     return format_html(
         '<svg class="pnl-curve" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
         'role="img" aria-label="Cumulative net P&amp;L curve">'
-        "<title>Cumulative net P&amp;L: {points} points, final {final}</title>"
+        "<title>{what}: {points} points, final {final}</title>"
         '<rect x="0" y="0" width="{w}" height="{h}" fill="#fff"/>'
         '<line x1="{pl}" x2="{xr}" y1="{zero}" y2="{zero}" stroke="#999" stroke-dasharray="4 3"/>'
         '<polyline fill="none" stroke="{colour}" stroke-width="2" points="{polyline}"/>'
@@ -248,7 +298,8 @@ def curve_svg(points: Sequence[tuple[object, Decimal]], *, width: int = 720, hei
         final=_money(str(final.quantize(Decimal("0.01")))),
         pl=pad_left,
         xr=width - pad_right,
-        zero=f"{y(Decimal(0)):.1f}",
+        zero=f"{y(reference):.1f}",
+        what="Cumulative net P&L" if baseline is not None else "Equity at each close",
         colour=colour,
         polyline=polyline,
         labels=labels,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from trading.models import PipelineRun, Position, Trade
+from trading.models import Book, PipelineRun, Position, Trade
 from trading.money import ZERO, to_cents
 
 from .metrics import NEW_YORK, Period, metrics_compute
+from .snapshots import equity_curve, equity_metrics
 
 
 def period_from_month(text: str | None) -> Period:
@@ -28,30 +30,39 @@ def today_new_york():
     return timezone.now().astimezone(NEW_YORK).date()
 
 
-def stats_summary(*, period: Period) -> dict:
-    """Counts and P&L of the book plus every metric of `period`, as one JSON-ready dict.
+def stats_summary(*, book: Book, period: Period) -> dict:
+    """Counts and P&L of one book plus every metric of `period`, as one JSON-ready dict.
 
+    Everything is dated by market time: runs by the moment they traded, trades by their exit.
     For all time the counts match `trading.selectors.book_totals`; for a month, runs and closed
-    trades are those of the month, while open/pending trades and unrealized P&L are as of now.
+    trades are those of the month, while open/pending trades and unrealized P&L are as of the
+    book's clock. The equity figures come from the daily snapshots up to the period's end.
     """
-    metrics = metrics_compute(period=period)
-    runs = PipelineRun.objects.all()
+    metrics = metrics_compute(book=book, period=period)
+    runs = PipelineRun.objects.filter(book=book)
     if period.starts_at is not None:
-        runs = runs.filter(started_at__gte=period.starts_at)
+        runs = runs.filter(market_time__gte=period.starts_at)
     if period.ends_before is not None:
-        runs = runs.filter(started_at__lt=period.ends_before)
+        runs = runs.filter(market_time__lt=period.ends_before)
     # Grouped over the two live statuses only: an index range each, not a pass over every trade.
     live = dict(
-        Trade.objects.filter(dry_run=False, status__in=[Trade.Status.OPEN, Trade.Status.PENDING])
+        Trade.objects.filter(book=book, dry_run=False, status__in=[Trade.Status.OPEN, Trade.Status.PENDING])
         .order_by()
         .values_list("status")
         .annotate(n=Count("id"))
     )
-    unrealized: Decimal = Position.objects.aggregate(total=Sum("unrealized_pnl"))["total"] or ZERO
+    unrealized: Decimal = Position.objects.filter(book=book).aggregate(total=Sum("unrealized_pnl"))["total"] or ZERO
     scope = "all" if period.start is None else f"{period.start:%Y-%m}"
+    curve = equity_curve(book=book, start=period.start, end=period.end)
+    start_equity = book.starting_equity
+    if period.start is not None:
+        before = equity_curve(book=book, end=period.start - timedelta(days=1))
+        start_equity = before[-1][1] if before else start_equity
     return {
         "scope": scope,
         **metrics,
+        **equity_metrics(curve, starting_equity=start_equity),
+        "clock": book.clock.astimezone(NEW_YORK).isoformat() if book.clock else None,
         "runs": runs.count(),
         "open_trades": live.get(Trade.Status.OPEN, 0),
         "pending_trades": live.get(Trade.Status.PENDING, 0),

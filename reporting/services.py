@@ -14,11 +14,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from trading import sessions
+from trading.models import Book
 from trading.money import to_cents
+from trading.services.books import book_default
 
 from .metrics import Period, closed_trades, metrics_compute, pnl_curve_by_trade
 from .models import DailyReport
 from .rendering import report_csv, report_markdown, report_trade_rows
+from .snapshots import equity_curve, equity_metrics, session_close_moment, snapshot_for
 
 log = structlog.get_logger(__name__)
 
@@ -37,30 +40,48 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 @transaction.atomic
-def report_generate(*, day: date) -> DailyReport:
-    """Compute, render, store and write the report of one New York trading date.
+def report_generate(*, book: Book | None = None, day: date) -> DailyReport:
+    """Compute, render, store and write one book's report of one New York trading date.
 
-    Idempotent: the date's row and its two files are replaced in place; with unchanged trades the
+    The trades closed that day, and what was open at that day's close with that close's marks
+    (the day's snapshot, taken now if missing), beside the equity curve up to that close.
+    Idempotent: the row and its two files are replaced in place; with unchanged trades the
     Markdown and CSV come out byte for byte the same.
     """
+    book = book or book_default()
     period = Period.day(day)
-    metrics = metrics_compute(period=period)
+    metrics = metrics_compute(book=book, period=period)
+    # A close the book has not reached yet (today, mid-session) has no snapshot: the report then
+    # shows what is open now, at the latest marks.
+    reached = sessions.is_session(day) and book.clock is not None and book.clock >= session_close_moment(day)
+    snapshot = snapshot_for(book=book, day=day) if reached else None
+    if snapshot is not None:
+        open_rows = snapshot.positions
+        metrics.update(
+            open_trades=len(open_rows),
+            open_trade_list=open_rows,
+            unrealized_pnl=str(to_cents(snapshot.unrealized_pnl)),
+            equity=str(to_cents(snapshot.equity)),
+            cash=str(to_cents(snapshot.cash)),
+            **equity_metrics(equity_curve(book=book, end=day), starting_equity=book.starting_equity),
+        )
     metrics = {"date": day.isoformat(), **metrics}
-    rows = report_trade_rows(closed_trades(period=period))
+    rows = report_trade_rows(closed_trades(book=book, period=period))
     markdown = report_markdown(day=day, metrics=metrics, rows=rows)
     csv_text = report_csv(rows)
     curve = [
         [sessions.to_new_york(moment).isoformat(), str(to_cents(cum))]
-        for moment, cum in pnl_curve_by_trade(period=period)
+        for moment, cum in pnl_curve_by_trade(book=book, period=period)
     ]
 
     directory = Path(settings.TRADE_LABS_REPORTS_DIR)
-    stem = f"report_{day.isoformat()}"
+    stem = DailyReport(book=book, day=day).file_stem
     markdown_path, csv_path = directory / f"{stem}.md", directory / f"{stem}.csv"
     _write_atomically(markdown_path, markdown)
     _write_atomically(csv_path, csv_text)
 
     report, created = DailyReport.objects.update_or_create(
+        book=book,
         day=day,
         defaults={
             "trade_count": metrics["trade_count"],
@@ -76,6 +97,7 @@ def report_generate(*, day: date) -> DailyReport:
     )
     log.info(
         "report_generated",
+        book=book.name,
         day=day.isoformat(),
         created=created,
         trades=metrics["trade_count"],

@@ -7,7 +7,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from trading.brokers.base import BracketRequest, OrderRequest
-from trading.models import Candidate, Fill, Order, PipelineRun, Position, Trade
+from trading.models import Book, Candidate, Fill, Order, PipelineRun, Position, Trade
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -20,9 +20,27 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct horse battery staple")
 
 
+def default_book() -> Book:
+    from trading.services.books import book_default
+
+    return book_default()
+
+
+class BookFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Book
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"book{n}")
+    broker_alias = "sim"
+    account_id = factory.LazyAttribute(lambda b: f"SIM-{b.name}")
+
+
 class PipelineRunFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = PipelineRun
+
+    book = factory.LazyFunction(default_book)
 
     backend = "sim"
     status = PipelineRun.Status.SUCCEEDED
@@ -34,6 +52,7 @@ class CandidateFactory(factory.django.DjangoModelFactory):
         model = Candidate
 
     run = factory.SubFactory(PipelineRunFactory)
+    book = factory.LazyAttribute(lambda c: c.run.book)
     symbol = factory.Sequence(lambda n: f"SYM{n}")
     scanner_rank = factory.Sequence(lambda n: n + 1)
     bid = Decimal("49.99")
@@ -51,6 +70,7 @@ class TradeFactory(factory.django.DjangoModelFactory):
         model = Trade
 
     run = factory.SubFactory(PipelineRunFactory)
+    book = factory.LazyAttribute(lambda t: t.run.book if t.run else default_book())
     backend = "sim"
     symbol = factory.Sequence(lambda n: f"T{n}")
     side = "BUY"
@@ -73,6 +93,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
 
     trade = factory.SubFactory(TradeFactory)
     run = factory.LazyAttribute(lambda o: o.trade.run)
+    book = factory.LazyAttribute(lambda o: o.trade.book)
     client_order_ref = factory.Sequence(lambda n: f"TL-test-{n}")
     backend = "sim"
     symbol = factory.LazyAttribute(lambda o: o.trade.symbol)
@@ -88,6 +109,7 @@ class FillFactory(factory.django.DjangoModelFactory):
         model = Fill
 
     order = factory.SubFactory(OrderFactory)
+    book = factory.LazyAttribute(lambda f: f.order.book)
     exec_id = factory.Sequence(lambda n: f"EXEC-{n}")
     symbol = factory.LazyAttribute(lambda f: f.order.symbol)
     side = "BUY"
@@ -100,8 +122,9 @@ class FillFactory(factory.django.DjangoModelFactory):
 class PositionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Position
-        django_get_or_create = ("symbol",)
+        django_get_or_create = ("book", "symbol")
 
+    book = factory.LazyFunction(default_book)
     symbol = factory.Sequence(lambda n: f"P{n}")
     quantity = 100
     average_cost = Decimal("50.00")

@@ -8,8 +8,9 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from trading import sessions
 from trading.brokers import brokers
-from trading.models import Candidate, Fill, Order, OrderEvent, PipelineRun, Position, Trade
+from trading.models import Book, Candidate, Fill, Order, OrderEvent, PipelineRun, Position, Trade
 
 
 class BackendFilter(admin.SimpleListFilter):
@@ -24,6 +25,24 @@ class BackendFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(backend=self.value()) if self.value() else queryset
+
+
+class BookFilter(admin.SimpleListFilter):
+    """Books from their own small table; the lists of every book-owned model filter by it."""
+
+    title = "book"
+    parameter_name = "book"
+
+    def lookups(self, request, model_admin):
+        return list(Book.objects.order_by("name").values_list("name", "name"))
+
+    def queryset(self, request, queryset):
+        return queryset.filter(book__name=self.value()) if self.value() else queryset
+
+
+def new_york(moment) -> str:
+    """A stored UTC moment as a trader reads it: New York time, with the zone."""
+    return "–" if moment is None else f"{sessions.to_new_york(moment):%Y-%m-%d %H:%M %Z}"
 
 
 class EstimatedCountPaginator(Paginator):
@@ -144,6 +163,8 @@ class OrderInline(ReadOnlyInline):
 class PipelineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "short_id",
+        "book",
+        "market_time_ny",
         "started_at",
         "trigger",
         "backend",
@@ -156,9 +177,10 @@ class PipelineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "rejected_count",
         "executed_count",
     ]
-    list_filter = ["status", BackendFilter, "trigger", "armed", "dry_run", "started_at"]
+    list_filter = [BookFilter, "status", BackendFilter, "trigger", "armed", "dry_run", "market_time"]
+    list_select_related = ["book"]
     search_fields = ["run_id", "error"]
-    date_hierarchy = "started_at"
+    date_hierarchy = "market_time"
     inlines = [CandidateInline, TradeInline, OrderInline]
     show_full_result_count = False
     readonly_fields = [f.name for f in PipelineRun._meta.fields]
@@ -167,11 +189,15 @@ class PipelineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def short_id(self, run):
         return run.short_id
 
+    @admin.display(description="Market time (New York)", ordering="market_time")
+    def market_time_ny(self, run):
+        return new_york(run.market_time)
+
 
 @admin.register(Candidate)
 class CandidateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["symbol", "run_link", "scanner_rank", "bid", "ask", "score", "status", "reason"]
-    list_filter = ["status", "run__started_at"]
+    list_display = ["symbol", "book", "run_link", "scanner_rank", "bid", "ask", "score", "status", "reason"]
+    list_filter = [BookFilter, "status", "run__market_time"]
     search_fields = ["symbol", "reason"]
     list_select_related = ["run"]
     show_full_result_count = False
@@ -196,12 +222,13 @@ class TradeAdmin(admin.ModelAdmin):
 
     list_display = [
         "symbol",
+        "book",
         "side",
         "quantity",
         "entry_price",
-        "entry_time",
+        "entry_time_ny",
         "exit_price",
-        "exit_time",
+        "exit_time_ny",
         "exit_reason",
         "realized_pnl",
         "status",
@@ -211,10 +238,10 @@ class TradeAdmin(admin.ModelAdmin):
     ]
     # No date_hierarchy on the big tables: its year list is a DISTINCT over every row (seconds
     # at a million trades); the exit-date filter gives today / 7 days / month / year instead.
-    list_filter = ["status", "exit_reason", "review_status", BackendFilter, "dry_run", "exit_time"]
+    list_filter = [BookFilter, "status", "exit_reason", "review_status", BackendFilter, "dry_run", "exit_time"]
     search_fields = ["symbol", "notes", "tags"]
-    # No column shows the run: joining it would only cost.
-    list_select_related = False
+    # No column shows the run: joining it would only cost. The book is one row of a small table.
+    list_select_related = ["book"]
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     inlines = [OrderTradeInline]
@@ -245,6 +272,7 @@ class TradeAdmin(admin.ModelAdmin):
             "Origin",
             {
                 "fields": [
+                    "book",
                     "run_link",
                     "candidate",
                     "backend",
@@ -289,6 +317,14 @@ class TradeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="Entry (New York)", ordering="entry_time")
+    def entry_time_ny(self, trade):
+        return new_york(trade.entry_time)
+
+    @admin.display(description="Exit (New York)", ordering="exit_time")
+    def exit_time_ny(self, trade):
+        return new_york(trade.exit_time)
+
     @admin.display(description="Run")
     def run_link(self, trade):
         if not trade.run_id:
@@ -314,6 +350,7 @@ class FillInline(ReadOnlyInline):
 class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "client_order_ref",
+        "book",
         "broker_order_id",
         "symbol",
         "leg",
@@ -326,7 +363,8 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "filled_quantity",
         "created_at",
     ]
-    list_filter = ["status", "leg", BackendFilter, "dry_run", "created_at"]
+    list_filter = [BookFilter, "status", "leg", BackendFilter, "dry_run", "created_at"]
+    list_select_related = ["book"]
     search_fields = ["client_order_ref", "broker_order_id", "symbol"]
     show_full_result_count = False
     inlines = [OrderEventInline, FillInline]
@@ -343,10 +381,10 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Fill)
 class FillAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["exec_id", "symbol", "side", "quantity", "price", "commission", "filled_at", "order"]
-    list_filter = ["side", "filled_at"]
+    list_display = ["exec_id", "book", "symbol", "side", "quantity", "price", "commission", "filled_at", "order"]
+    list_filter = [BookFilter, "side", "filled_at"]
     search_fields = ["exec_id", "symbol", "order__client_order_ref"]
-    list_select_related = ["order"]
+    list_select_related = ["order", "book"]
     show_full_result_count = False
     readonly_fields = [f.name for f in Fill._meta.fields]
 
@@ -355,6 +393,7 @@ class FillAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class PositionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "symbol",
+        "book",
         "quantity",
         "average_cost",
         "protective_stop",
@@ -364,4 +403,40 @@ class PositionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "realized_pnl",
     ]
     search_fields = ["symbol"]
+    list_filter = [BookFilter]
+    list_select_related = ["book"]
     readonly_fields = [f.name for f in Position._meta.fields]
+
+
+@admin.register(Book)
+class BookAdmin(admin.ModelAdmin):
+    """Books are made by migrate (one per broker alias) and by `replay`; a person reads them here."""
+
+    list_display = ["name", "broker_alias", "account_id", "market", "clock_ny", "starting_equity", "links"]
+    search_fields = ["name", "account_id"]
+    readonly_fields = [f.name for f in Book._meta.fields] + ["links"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Clock (New York)", ordering="clock")
+    def clock_ny(self, book):
+        return new_york(book.clock)
+
+    @admin.display(description="See")
+    def links(self, book):
+        trades = reverse("admin:trading_trade_changelist") + f"?book={book.name}"
+        stats = reverse("admin:reporting_dailyreport_stats") + f"?book={book.name}"
+        reports = reverse("admin:reporting_dailyreport_changelist") + f"?book__id__exact={book.pk}"
+        return format_html(
+            '<a href="{}">trades</a> · <a href="{}">statistics and equity curve</a> · <a href="{}">reports</a>',
+            trades,
+            stats,
+            reports,
+        )

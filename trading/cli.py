@@ -49,6 +49,33 @@ def _check_known(day: date, option: str, text: str) -> None:
         raise CommandError(f"{option} {text}: {exc}") from None
 
 
+def add_book_arguments(parser, *, backend: bool = True) -> None:
+    """--book NAME, and --backend ALIAS (the book of that alias), for every command that acts on a book."""
+    from django.conf import settings
+
+    parser.add_argument("--book", help="The book to act on (default: the book of TRADE_LABS_EXECUTION_BACKEND).")
+    if backend:
+        parser.add_argument(
+            "--backend",
+            choices=[a for a in settings.BROKERS if a != "default"],
+            help="The book of this broker alias (the same as --book ALIAS).",
+        )
+
+
+def book_from_options(options: dict):
+    """The book a command's --book/--backend name, or the default book; CommandError when unknown."""
+    from trading.services.books import BookNotFound, book_named
+
+    name, alias = options.get("book"), options.get("backend")
+    try:
+        book = book_named(name or alias)
+    except BookNotFound as exc:
+        raise CommandError(f"--book: {exc}") from None
+    if name and alias and book.broker_alias != alias:
+        raise CommandError(f"book {book.name!r} trades through {book.broker_alias!r}, not --backend {alias!r}")
+    return book
+
+
 def table(headers: list[str], rows: list[list]) -> str:
     cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]

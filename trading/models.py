@@ -19,6 +19,52 @@ class Side(models.TextChoices):
     SELL = "SELL", "Sell"
 
 
+SYNTHETIC_MARKET = "synthetic"
+
+
+class Book(models.Model):
+    """One account traded side by side with others: a broker alias, the broker's account, and for
+    SIM its market and clock. Every run, order, fill, position, trade, report, reconciliation and
+    schedule slot belongs to exactly one book, and nothing adds two books together."""
+
+    name = models.SlugField(max_length=64, unique=True, help_text="How commands (--book) and the API (?book=) name it.")
+    broker_alias = models.CharField(max_length=64, help_text="The BROKERS alias it trades through.")
+    account_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The broker's account. SIM: the book's own simulated account. IB: empty takes the alias's account.",
+    )
+    market = models.CharField(
+        max_length=64,
+        default=SYNTHETIC_MARKET,
+        help_text="SIM only: 'synthetic' (the seeded market) or the name of an imported bar set.",
+    )
+    seed = models.BigIntegerField(null=True, blank=True, help_text="SIM synthetic market seed; empty: the alias's.")
+    clock = models.DateTimeField(
+        null=True, blank=True, help_text="The latest market moment the book has worked: it only moves forward."
+    )
+    starting_equity = MoneyField(default=100000, help_text="Equity at the start: the base of returns and drawdown.")
+    parameters = models.JSONField(
+        default=dict, blank=True, help_text="Overrides of settings for this book's runs: top_n, risk, scoring."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            # Two books on one broker account would each count the other's fills as their own.
+            models.UniqueConstraint(
+                fields=["broker_alias", "account_id"], condition=~Q(account_id=""), name="one_book_per_account"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:trading_book_change", args=[self.pk])
+
+
 class PipelineRun(models.Model):
     """One pass of scan → score → execute, with what it was asked to do and what came of it."""
 
@@ -34,6 +80,7 @@ class PipelineRun(models.Model):
         FAILED = "failed", "Failed"
 
     run_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="runs")
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     backend = models.CharField(max_length=32)
     broker_alias = models.CharField(
@@ -46,12 +93,12 @@ class PipelineRun(models.Model):
         default=False, help_text="Orders were filled locally; nothing was sent to the broker."
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
-    slot = models.CharField(
+    # NULL, not "": runs without a slot must not collide on (book, slot).
+    slot = models.CharField(  # noqa: DJ001
         max_length=100,
         null=True,
         blank=True,
-        unique=True,
-        help_text="A slot is claimed once: a scheduled job's (job, session), or run_pipeline --slot.",
+        help_text="A slot is claimed once per book: a scheduled job's (job, session), or run_pipeline --slot.",
     )
     started_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -70,11 +117,11 @@ class PipelineRun(models.Model):
     class Meta:
         ordering = ["-started_at"]
         constraints = [
-            # Two pipelines trading the same backend at once could both pass the risk gate.
-            models.UniqueConstraint(
-                fields=["backend"], condition=Q(status="running"), name="one_running_run_per_backend"
-            ),
+            # Two pipelines trading the same book at once could both pass the risk gate.
+            models.UniqueConstraint(fields=["book"], condition=Q(status="running"), name="one_running_run_per_book"),
+            models.UniqueConstraint(fields=["book", "slot"], name="one_run_per_book_slot"),
         ]
+        indexes = [models.Index(fields=["book", "market_time"], name="run_book_market_time_idx")]
 
     def __str__(self) -> str:
         return f"Run {str(self.run_id)[:8]} ({self.backend}, {self.status})"
@@ -98,6 +145,7 @@ class Candidate(models.Model):
         FAILED = "failed", "Failed (order error)"
 
     run = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="candidates")
+    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="candidates")
     symbol = models.CharField(max_length=16, db_index=True)
     scanner_rank = models.PositiveIntegerField()
     bid = PriceField(null=True, blank=True)
@@ -148,6 +196,7 @@ class Trade(models.Model):
         REVIEWED = "reviewed", "Reviewed"
         FLAGGED = "flagged", "Flagged"
 
+    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="trades")
     run = models.ForeignKey(PipelineRun, on_delete=models.PROTECT, related_name="trades", null=True, blank=True)
     candidate = models.OneToOneField(Candidate, on_delete=models.PROTECT, related_name="trade", null=True, blank=True)
     backend = models.CharField(max_length=32)
@@ -181,9 +230,9 @@ class Trade(models.Model):
         constraints = [
             # Never two live round trips in one symbol: the executor skips, this makes it impossible.
             models.UniqueConstraint(
-                fields=["symbol"],
+                fields=["book", "symbol"],
                 condition=Q(status__in=["pending", "open"], dry_run=False),
-                name="one_live_trade_per_symbol",
+                name="one_live_trade_per_book_symbol",
             ),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="trade_quantity_positive"),
         ]
@@ -192,9 +241,13 @@ class Trade(models.Model):
             # by exit time, in exit order (drawdown, daily P&L, a day's report), and grouped by symbol
             # and exit reason. dry_run comes after the ordering columns: SQLite cannot seek on
             # `NOT dry_run`, the condition Django writes for dry_run=False.
-            models.Index(fields=["status", "exit_time", "id", "dry_run", "realized_pnl"], name="trade_status_exit_idx"),
+            models.Index(
+                fields=["book", "status", "exit_time", "id", "dry_run", "realized_pnl"],
+                name="trade_book_status_exit_idx",
+            ),
             models.Index(
                 fields=[
+                    "book",
                     "status",
                     "symbol",
                     "exit_reason",
@@ -204,20 +257,22 @@ class Trade(models.Model):
                     "entry_time",
                     "exit_time",
                 ],
-                name="trade_closed_symbol_idx",
+                name="trade_book_closed_symbol_idx",
             ),  # fmt: skip
             # ... and by holding time, for its median and average without sorting every trade.
             models.Index(
+                F("book"),
                 F("status"),
                 HoldingSeconds(),
                 F("dry_run"),
                 F("realized_pnl"),
                 F("entry_time"),
                 F("exit_time"),
-                name="trade_closed_held_idx",
+                name="trade_book_closed_held_idx",
             ),
             models.Index(fields=["exit_time"], name="trade_exit_time_idx"),
             models.Index(fields=["symbol", "status"], name="trade_symbol_status_idx"),
+            models.Index(fields=["book", "entry_time"], name="trade_book_entry_idx"),
             # The admin and API list newest first: without this, every page sorts the whole table.
             models.Index(fields=["created_at"], name="trade_created_idx"),
         ]
@@ -261,6 +316,7 @@ class Order(models.Model):
 
     OPEN_STATUSES = (Status.INTENT, Status.SUBMITTED, Status.WORKING, Status.PARTIALLY_FILLED)
 
+    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="orders")
     run = models.ForeignKey(PipelineRun, on_delete=models.PROTECT, related_name="orders", null=True, blank=True)
     trade = models.ForeignKey(Trade, on_delete=models.PROTECT, related_name="orders", null=True, blank=True)
     parent = models.ForeignKey("self", on_delete=models.PROTECT, related_name="children", null=True, blank=True)
@@ -318,6 +374,7 @@ class OrderEvent(models.Model):
 class Fill(models.Model):
     """An execution reported by the broker against one of our orders; `exec_id` makes it count once."""
 
+    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="fills")
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
     exec_id = models.CharField(max_length=64, unique=True)
     symbol = models.CharField(max_length=16)
@@ -337,9 +394,10 @@ class Fill(models.Model):
 
 
 class Position(models.Model):
-    """Our book's position per symbol, moved by fills in the same transaction that records them."""
+    """A book's position per symbol, moved by fills in the same transaction that records them."""
 
-    symbol = models.CharField(max_length=16, unique=True)
+    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="positions")
+    symbol = models.CharField(max_length=16)
     quantity = models.IntegerField(default=0, help_text="Positive long, negative short.")
     average_cost = PriceField(default=0)
     protective_stop = PriceField(null=True, blank=True)
@@ -350,7 +408,8 @@ class Position(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["symbol"]
+        ordering = ["book", "symbol"]
+        constraints = [models.UniqueConstraint(fields=["book", "symbol"], name="one_position_per_book_symbol")]
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.quantity} @ {self.average_cost}"

@@ -30,6 +30,7 @@ def run_summary(run: PipelineRun) -> dict:
         )
     return {
         "run_id": str(run.run_id),
+        "book": run.book.name,
         "status": run.status,
         "backend": run.backend,
         "mode": run.mode,
@@ -51,9 +52,9 @@ def run_summary(run: PipelineRun) -> dict:
     }
 
 
-def book_totals() -> dict:
-    """Overall counts and P&L, computed in the database."""
-    trades = Trade.objects.filter(dry_run=False).aggregate(
+def book_totals(*, book) -> dict:
+    """One book's overall counts and P&L, computed in the database."""
+    trades = Trade.objects.filter(book=book, dry_run=False).aggregate(
         total=Count("id"),
         open=Count("id", filter=Q(status=Trade.Status.OPEN)),
         pending=Count("id", filter=Q(status=Trade.Status.PENDING)),
@@ -63,10 +64,10 @@ def book_totals() -> dict:
         realized=Sum("realized_pnl", filter=Q(status=Trade.Status.CLOSED)),
         commissions=Sum("commission"),
     )
-    unrealized = Position.objects.aggregate(total=Sum("unrealized_pnl"))["total"] or ZERO
+    unrealized = Position.objects.filter(book=book).aggregate(total=Sum("unrealized_pnl"))["total"] or ZERO
     realized: Decimal = trades["realized"] or ZERO
     return {
-        "runs": PipelineRun.objects.count(),
+        "runs": PipelineRun.objects.filter(book=book).count(),
         "trades": trades["total"],
         "open_trades": trades["open"],
         "pending_trades": trades["pending"],

@@ -69,7 +69,17 @@ class SymbolFilter(filters.CharFilter):
         return qs.filter(**{f"{self.field_name}__in": symbols})
 
 
+class BookNameFilter(filters.CharFilter):
+    """?book=NAME: the rows of one book (a name that is no book gives no rows)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("field_name", "book__name")
+        kwargs.setdefault("help_text", "Book name: only this book's rows.")
+        super().__init__(*args, **kwargs)
+
+
 class RunFilter(filters.FilterSet):
+    book = BookNameFilter()
     status = filters.MultipleChoiceFilter(choices=PipelineRun.Status.choices)
     trigger = filters.MultipleChoiceFilter(choices=PipelineRun.Trigger.choices)
     backend = filters.CharFilter()
@@ -83,6 +93,7 @@ class RunFilter(filters.FilterSet):
 
 
 class CandidateFilter(filters.FilterSet):
+    book = BookNameFilter()
     run = filters.UUIDFilter(field_name="run__run_id", help_text="The run's run_id.")
     symbol = SymbolFilter()
     status = filters.MultipleChoiceFilter(choices=Candidate.Status.choices)
@@ -97,6 +108,7 @@ class CandidateFilter(filters.FilterSet):
 
 
 class OrderFilter(filters.FilterSet):
+    book = BookNameFilter()
     run = filters.UUIDFilter(field_name="run__run_id", help_text="The run's run_id.")
     trade = filters.NumberFilter(field_name="trade_id", min_value=1, max_value=BIGINT_MAX)
     symbol = SymbolFilter()
@@ -114,6 +126,7 @@ class OrderFilter(filters.FilterSet):
 
 
 class TradeFilter(filters.FilterSet):
+    book = BookNameFilter()
     run = filters.UUIDFilter(field_name="run__run_id", help_text="The run's run_id.")
     symbol = SymbolFilter()
     status = filters.MultipleChoiceFilter(choices=Trade.Status.choices)
@@ -136,6 +149,7 @@ class TradeFilter(filters.FilterSet):
 
 
 class PositionFilter(filters.FilterSet):
+    book = BookNameFilter()
     symbol = SymbolFilter()
     open = filters.BooleanFilter(method="filter_open", help_text="true: only non-zero positions; false: only flat.")
 
@@ -150,6 +164,7 @@ class PositionFilter(filters.FilterSet):
 
 
 class DailyReportFilter(filters.FilterSet):
+    book = BookNameFilter()
     day_from = filters.DateFilter(field_name="day", lookup_expr="gte", help_text="Trading date (inclusive).")
     day_to = filters.DateFilter(field_name="day", lookup_expr="lte", help_text="Trading date (inclusive).")
 
@@ -159,6 +174,7 @@ class DailyReportFilter(filters.FilterSet):
 
 
 class ReconciliationRunFilter(filters.FilterSet):
+    book = BookNameFilter()
     status = filters.MultipleChoiceFilter(choices=ReconciliationRun.Status.choices)
     backend = filters.CharFilter()
     trigger = filters.CharFilter()
@@ -171,6 +187,7 @@ class ReconciliationRunFilter(filters.FilterSet):
 
 
 class DiscrepancyFilter(filters.FilterSet):
+    book = BookNameFilter()
     run = filters.UUIDFilter(field_name="last_seen_run__run_id", help_text="Last seen in this reconciliation run.")
     symbol = SymbolFilter()
     backend = filters.CharFilter()

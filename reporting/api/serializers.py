@@ -10,9 +10,12 @@ from trading.services.review import REVIEW_FIELDS
 
 
 class PipelineRunSerializer(serializers.ModelSerializer):
+    book = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
     class Meta:
         model = PipelineRun
         fields = [
+            "book",
             "run_id", "trigger", "backend", "mode", "armed", "dry_run", "status", "started_at", "finished_at",
             "market_time", "market_time_label", "scanned_count", "scored_count", "rejected_count", "executed_count",
             "error", "parameters",
@@ -21,11 +24,13 @@ class PipelineRunSerializer(serializers.ModelSerializer):
 
 
 class CandidateSerializer(serializers.ModelSerializer):
+    book = serializers.SlugRelatedField(slug_field="name", read_only=True)
     run_id = serializers.UUIDField(source="run.run_id", read_only=True)
 
     class Meta:
         model = Candidate
         fields = [
+            "book",
             "id", "run_id", "symbol", "scanner_rank", "bid", "ask", "last", "prev_close", "volume", "quote_time",
             "score", "score_price", "score_spread", "score_rank", "status", "reason",
         ]  # fmt: skip
@@ -33,11 +38,13 @@ class CandidateSerializer(serializers.ModelSerializer):
 
 
 class OrderSerializer(serializers.ModelSerializer):
+    book = serializers.SlugRelatedField(slug_field="name", read_only=True)
     run_id = serializers.UUIDField(source="run.run_id", read_only=True, allow_null=True, default=None)
 
     class Meta:
         model = Order
         fields = [
+            "book",
             "id", "run_id", "trade", "parent", "client_order_ref", "broker_order_id", "backend", "dry_run", "symbol",
             "leg", "order_type", "side", "quantity", "limit_price", "stop_price", "status", "filled_quantity",
             "average_fill_price", "error", "created_at", "updated_at",
@@ -46,6 +53,7 @@ class OrderSerializer(serializers.ModelSerializer):
 
 
 class TradeSerializer(serializers.ModelSerializer):
+    book = serializers.SlugRelatedField(slug_field="name", read_only=True)
     run_id = serializers.UUIDField(source="run.run_id", read_only=True, allow_null=True, default=None)
     # Read-only choice fields lose allow_blank in DRF; an open trade's exit reason is "".
     exit_reason = serializers.ChoiceField(choices=Trade.ExitReason.choices, allow_blank=True, read_only=True)
@@ -54,6 +62,7 @@ class TradeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Trade
         fields = [
+            "book",
             "id", "run_id", "backend", "dry_run", "symbol", "side", "quantity", "status", "status_reason",
             "entry_price", "entry_time", "stop_price", "target_price", "exit_price", "exit_time", "exit_reason",
             "holding_seconds", "commission", "realized_pnl", "review_status", "tags", "notes", "created_at",
@@ -89,9 +98,12 @@ class TradeReviewSerializer(serializers.Serializer):
 
 
 class PositionSerializer(serializers.ModelSerializer):
+    book = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
     class Meta:
         model = Position
         fields = [
+            "book",
             "symbol", "quantity", "average_cost", "protective_stop", "mark_price", "marked_at", "unrealized_pnl",
             "realized_pnl", "updated_at",
         ]  # fmt: skip
@@ -99,9 +111,11 @@ class PositionSerializer(serializers.ModelSerializer):
 
 
 class DailyReportSerializer(serializers.ModelSerializer):
+    book = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
     class Meta:
         model = DailyReport
-        fields = ["day", "trade_count", "net_pnl", "metrics", "markdown_path", "csv_path", "generated_at"]
+        fields = ["book", "day", "trade_count", "net_pnl", "metrics", "markdown_path", "csv_path", "generated_at"]
         read_only_fields = fields
 
 
@@ -112,9 +126,12 @@ class DailyReportDetailSerializer(DailyReportSerializer):
 
 
 class ReconciliationRunSerializer(serializers.ModelSerializer):
+    book = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
     class Meta:
         model = ReconciliationRun
         fields = [
+            "book",
             "run_id", "trigger", "backend", "status", "started_at", "finished_at", "error", "discrepancy_count",
             "unrealized_pnl_total", "positions",
         ]  # fmt: skip
@@ -127,6 +144,7 @@ class DiscrepancyReviewField(serializers.CharField):
 
 
 class DiscrepancySerializer(serializers.ModelSerializer):
+    book = serializers.SlugRelatedField(slug_field="name", read_only=True)
     review_status = DiscrepancyReviewField(read_only=True)
     first_seen_run = serializers.UUIDField(source="first_seen_run.run_id", read_only=True)
     last_seen_run = serializers.UUIDField(source="last_seen_run.run_id", read_only=True)
@@ -135,6 +153,7 @@ class DiscrepancySerializer(serializers.ModelSerializer):
     class Meta:
         model = Discrepancy
         fields = [
+            "book",
             "id", "backend", "kind", "symbol", "order_ref", "severity", "expected", "actual", "detail", "review_status",
             "notes", "trades", "first_seen_run", "last_seen_run", "first_seen_at", "last_seen_at", "times_seen",
             "cleared_at",

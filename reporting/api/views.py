@@ -39,6 +39,12 @@ class ExportMixin:
     csv_columns: list[Column] = []
     csv_name = "export"
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Every export says which book each row belongs to: last, so the other columns keep their places.
+        if cls.csv_columns and not any(column.header == "book" for column in cls.csv_columns):
+            cls.csv_columns = [*cls.csv_columns, Column("book", "book__name")]
+
     def list(self, request, *args, **kwargs):
         if request.accepted_renderer.format != "csv":
             return super().list(request, *args, **kwargs)
@@ -61,7 +67,7 @@ list_schema = extend_schema(parameters=[FORMAT_PARAMETER])
 class PipelineRunViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
     """Pipeline runs (scan → score → execute), newest first. Looked up by run_id."""
 
-    queryset = PipelineRun.objects.all()
+    queryset = PipelineRun.objects.select_related("book")
     serializer_class = serializers.PipelineRunSerializer
     filterset_class = filters.RunFilter
     ordering_fields = ["started_at", "finished_at", "status", "executed_count", "scanned_count"]
@@ -81,7 +87,7 @@ class CandidateViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
     # Integer ids up to 18 digits; anything else is not a route (JSON 404), never a database overflow.
     lookup_value_regex = r"\d{1,18}"
 
-    queryset = Candidate.objects.select_related("run")
+    queryset = Candidate.objects.select_related("run", "book")
     serializer_class = serializers.CandidateSerializer
     filterset_class = filters.CandidateFilter
     ordering_fields = ["score", "scanner_rank", "symbol", "run__started_at"]
@@ -100,7 +106,7 @@ class OrderViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
     # Integer ids up to 18 digits; anything else is not a route (JSON 404), never a database overflow.
     lookup_value_regex = r"\d{1,18}"
 
-    queryset = Order.objects.select_related("run")
+    queryset = Order.objects.select_related("run", "book")
     serializer_class = serializers.OrderSerializer
     filterset_class = filters.OrderFilter
     ordering_fields = ["created_at", "updated_at", "symbol", "status"]
@@ -126,7 +132,7 @@ class TradeViewSet(ExportMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelV
     # Integer ids up to 18 digits; anything else is not a route (JSON 404), never a database overflow.
     lookup_value_regex = r"\d{1,18}"
 
-    queryset = Trade.objects.select_related("run")
+    queryset = Trade.objects.select_related("run", "book")
     serializer_class = serializers.TradeSerializer
     filterset_class = filters.TradeFilter
     ordering_fields = ["created_at", "entry_time", "exit_time", "realized_pnl", "symbol", "quantity"]
@@ -152,7 +158,7 @@ class TradeViewSet(ExportMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelV
 class PositionViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
     """Our book's position per symbol with its latest mark. Looked up by symbol."""
 
-    queryset = Position.objects.all()
+    queryset = Position.objects.select_related("book")
     serializer_class = serializers.PositionSerializer
     filterset_class = filters.PositionFilter
     ordering_fields = ["symbol", "quantity", "unrealized_pnl", "realized_pnl", "marked_at"]
@@ -170,7 +176,7 @@ class PositionViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
 class DailyReportViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
     """Daily reports by trading date (YYYY-MM-DD); the detail carries the Markdown and the day's CSV."""
 
-    queryset = DailyReport.objects.all()
+    queryset = DailyReport.objects.select_related("book")
     filterset_class = filters.DailyReportFilter
     ordering_fields = ["day", "net_pnl", "trade_count"]
     ordering = ["-day"]
@@ -198,7 +204,7 @@ class DailyReportViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
 class ReconciliationRunViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
     """Comparisons of the book with a broker, newest first, with per-symbol results. Looked up by run_id."""
 
-    queryset = ReconciliationRun.objects.all()
+    queryset = ReconciliationRun.objects.select_related("book")
     serializer_class = serializers.ReconciliationRunSerializer
     filterset_class = filters.ReconciliationRunFilter
     ordering_fields = ["started_at", "finished_at", "status", "discrepancy_count"]
@@ -218,7 +224,7 @@ class DiscrepancyViewSet(ExportMixin, viewsets.ReadOnlyModelViewSet):
     # Integer ids up to 18 digits; anything else is not a route (JSON 404), never a database overflow.
     lookup_value_regex = r"\d{1,18}"
 
-    queryset = Discrepancy.objects.select_related("first_seen_run", "last_seen_run").prefetch_related("trades")
+    queryset = Discrepancy.objects.select_related("book", "first_seen_run", "last_seen_run").prefetch_related("trades")
     serializer_class = serializers.DiscrepancySerializer
     filterset_class = filters.DiscrepancyFilter
     ordering_fields = ["last_seen_at", "first_seen_at", "severity", "symbol", "times_seen"]

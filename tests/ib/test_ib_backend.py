@@ -10,6 +10,7 @@ from tests.fake_gateway import FakeGateway
 from trading.brokers import brokers
 from trading.brokers.base import BrokerError, BrokerUnavailable, SafetyError
 from trading.models import Candidate, Order, PipelineRun, Trade
+from trading.services.books import book_named
 from trading.services.pipeline import RunOptions, pipeline_run
 
 pytestmark = [pytest.mark.ib, pytest.mark.django_db]
@@ -28,7 +29,7 @@ def gateway():
 
 
 def _run(**options):
-    return pipeline_run(RunOptions(alias="ib", **options))
+    return pipeline_run(book=book_named("ib"), options=RunOptions(**options))
 
 
 def test_unarmed_run_uses_ib_data_and_sends_nothing(ib_settings, gateway):
@@ -218,11 +219,11 @@ def test_reconciliation_against_ib_is_clean_after_a_run(ib_settings, gateway):
 
     ib_settings.TRADE_LABS_ARMED = True
     _run()
-    result = reconciliation_run(alias="ib")
+    result = reconciliation_run(book=book_named("ib"))
     assert result.status == "clean", list(result.discrepancies.values_list("kind", "symbol"))
     gateway.state.positions["ZZZZ"] = [Decimal(7), Decimal("39.99")]  # bought outside Trade Labs
     assert ("unexpected_at_broker", "ZZZZ") in set(
-        reconciliation_run(alias="ib").discrepancies.values_list("kind", "symbol")
+        reconciliation_run(book=book_named("ib")).discrepancies.values_list("kind", "symbol")
     )
 
 

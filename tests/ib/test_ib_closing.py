@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from trading.models import Order, Trade
+from trading.services.books import book_named
 from trading.services.closing import CloseRefused, trade_close
 from trading.services.pipeline import RunOptions, pipeline_run
 from trading.sim.models import SimOrder
@@ -20,7 +21,7 @@ SATURDAY = datetime(2026, 11, 21, 15, 45, tzinfo=UTC)
 def ib_trade(ib_settings, gateway):
     ib_settings.TRADE_LABS_ARMED = True
     ib_settings.TRADE_LABS_RISK = {**ib_settings.TRADE_LABS_RISK, "top_n": 1}
-    run = pipeline_run(RunOptions(alias="ib"))
+    run = pipeline_run(book=book_named("ib"), options=RunOptions())
     trade = run.trades.get()
     assert trade.status == Trade.Status.OPEN and not trade.dry_run, run.error
     return trade

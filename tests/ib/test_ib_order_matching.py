@@ -6,6 +6,7 @@ import pytest
 
 from trading.brokers import brokers
 from trading.models import Fill, Order, PipelineRun, Trade
+from trading.services.books import book_named
 from trading.services.pipeline import RunOptions, pipeline_run
 from trading.services.sync import book_sync
 
@@ -20,7 +21,7 @@ def no_echo(ib_settings, gateway):
 
 
 def test_a_run_records_acks_and_fills_when_ib_does_not_echo_our_ref(no_echo):
-    run = pipeline_run(RunOptions(alias="ib"))
+    run = pipeline_run(book=book_named("ib"), options=RunOptions())
     assert run.status == PipelineRun.Status.SUCCEEDED, run.error
     assert not Order.objects.filter(status=Order.Status.INTENT).exists()
     assert not Order.objects.filter(broker_order_id="").exists()
@@ -32,14 +33,14 @@ def test_a_run_records_acks_and_fills_when_ib_does_not_echo_our_ref(no_echo):
 
 
 def test_a_later_connection_takes_fills_by_the_broker_ids_the_book_recorded(no_echo):
-    run = pipeline_run(RunOptions(alias="ib"))
+    run = pipeline_run(book=book_named("ib"), options=RunOptions())
     stop = Order.objects.filter(run=run, leg="stop").first()
     held = next(o for o in no_echo.state.orders if o.order_ref == stop.client_order_ref)
     # The stop triggers at IB while nobody is connected.
     quote = no_echo.state.quote(stop.symbol)
     no_echo.state.execute(held, held.quantity, quote.bid)
     with brokers.create("ib") as broker:
-        book_sync(broker=broker, backend=broker.name)
+        book_sync(broker=broker, book=book_named("ib"))
     stop.refresh_from_db()
     assert stop.fills.count() == 1 and stop.trade.status == Trade.Status.CLOSED
 
@@ -47,7 +48,7 @@ def test_a_later_connection_takes_fills_by_the_broker_ids_the_book_recorded(no_e
 def test_an_outcome_that_cannot_be_confirmed_makes_the_run_partial_and_names_the_orders(no_echo):
     no_echo.state.fill_mode = "none"
     no_echo.ignore("placeOrder")  # taken, never acknowledged
-    run = pipeline_run(RunOptions(alias="ib"))
+    run = pipeline_run(book=book_named("ib"), options=RunOptions())
     assert run.status == PipelineRun.Status.PARTIAL
     unconfirmed = Order.objects.filter(run=run, status=Order.Status.INTENT).values_list("client_order_ref", flat=True)
     assert unconfirmed and all(ref in run.error for ref in unconfirmed)

@@ -8,6 +8,7 @@ from reconciliation.models import Discrepancy
 from reconciliation.services import reconciliation_run
 from tests.ib.test_ib_backend import _run, gateway  # noqa: F401 - fixtures
 from trading.models import Order, Trade
+from trading.services.books import book_named
 
 pytestmark = [pytest.mark.ib, pytest.mark.django_db]
 Kind = Discrepancy.Kind
@@ -22,7 +23,7 @@ def traded(ib_settings, gateway):  # noqa: F811
 
 
 def _found(alias="ib"):
-    run = reconciliation_run(alias=alias)
+    run = reconciliation_run(book=book_named(alias))
     return run, set(run.discrepancies.values_list("kind", "symbol"))
 
 

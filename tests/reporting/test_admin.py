@@ -54,9 +54,9 @@ def test_stats_page_shows_all_time_or_a_month_with_a_curve(staff_client, report)
     closed_trade(symbol="OCT", pnl="-5.00", entry=ny(2026, 10, 5, 10, 0), exit=ny(2026, 10, 5, 11, 0))
     url = reverse("admin:reporting_dailyreport_stats")
     content = staff_client.get(url).content.decode()
-    assert "Trade Labs statistics, all time" in content and "<td>$91.00</td>" in content and "<svg" in content
+    assert "Trade Labs statistics, book sim, all time" in content and "<td>$91.00</td>" in content and "<svg" in content
     content = staff_client.get(url, {"month": "2026-11"}).content.decode()
-    assert "Trade Labs statistics, 2026-11" in content and "<td>$96.00</td>" in content
+    assert "Trade Labs statistics, book sim, 2026-11" in content and "<td>$96.00</td>" in content
     response = staff_client.get(url, {"month": "nope"})
     assert response.status_code == 200 and "is not a month" in response.content.decode()
 

@@ -23,6 +23,7 @@ from tests.factories import (
     UserFactory,
 )
 from trading.models import Trade
+from trading.services.books import book_default
 
 from .factories import closed_trade, ny, open_trade
 
@@ -174,7 +175,7 @@ def test_every_list_exports_as_csv(plain_client, book, name):
 
 def test_trade_csv_streams_every_filtered_row_beyond_one_page(plain_client, book):
     Trade.objects.bulk_create(
-        Trade(backend="sim", symbol=f"BULK{i}", quantity=1, status="closed", realized_pnl=Decimal("1.2345"),
+        Trade(book=book_default(), backend="sim", symbol=f"BULK{i}", quantity=1, status="closed", realized_pnl=Decimal("1.2345"),
               entry_time=ny(2026, 11, 20, 10, 0), exit_time=ny(2026, 11, 20, 11, 0))
         for i in range(250)
     )  # fmt: skip

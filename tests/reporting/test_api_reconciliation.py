@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from reconciliation.models import Discrepancy, ReconciliationRun
 from tests.factories import TradeFactory
+from trading.services.books import book_default
 
 from .factories import ny
 
@@ -18,8 +19,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def reconciliations():
-    clean = ReconciliationRun.objects.create(backend="sim", status="clean", finished_at=timezone.now())
+    clean = ReconciliationRun.objects.create(
+        book=book_default(), backend="sim", status="clean", finished_at=timezone.now()
+    )
     dirty = ReconciliationRun.objects.create(
+        book=book_default(),
         backend="ib",
         trigger="schedule",
         status="discrepancies",
@@ -30,11 +34,13 @@ def reconciliations():
     )
     trade = TradeFactory(symbol="AAPL")
     qty = Discrepancy.objects.create(
+        book=book_default(),
         backend="ib", kind="quantity_mismatch", symbol="AAPL", severity="critical", expected="100", actual="90",
         first_seen_run=dirty, last_seen_run=dirty, last_seen_at=ny(2026, 11, 20, 16, 0),
     )  # fmt: skip
     qty.trades.add(trade)
     Discrepancy.objects.create(
+        book=book_default(),
         backend="ib", kind="order_unknown_to_us", symbol="MSFT", order_ref="broker:77", severity="warning",
         first_seen_run=dirty, last_seen_run=dirty, last_seen_at=ny(2026, 11, 19, 16, 0), cleared_at=timezone.now(),
         review_status="acknowledged", notes="=1+1",

@@ -21,6 +21,7 @@ from reporting.exports import TRADE_COLUMNS, cell
 from reporting.services import report_generate
 from tests.factories import CandidateFactory, OrderFactory, PipelineRunFactory, PositionFactory
 from trading.models import Trade
+from trading.services.books import book_default
 
 from .factories import closed_trade, ny
 
@@ -42,7 +43,9 @@ def awkward_book():
         closed_trade(symbol="BIG", pnl="98765432.1009", entry=ny(2026, 3, 9, 10, 0), exit=ny(2026, 3, 9, 11, 0),
                      dry_run=True, notes="+1", tags="\tx"),
     ]  # fmt: skip
-    Trade.objects.create(backend="ib", symbol="PEND", quantity=5, status=Trade.Status.PENDING, stop_price=None)
+    Trade.objects.create(
+        book=book_default(), backend="ib", symbol="PEND", quantity=5, status=Trade.Status.PENDING, stop_price=None
+    )
     # Not a choice, and one that needs quoting: written as the csv module would, never trusted.
     Trade.objects.filter(pk=trades[0].pk).update(exit_reason='a,"b"', side="X,Y")
     for trade in trades:

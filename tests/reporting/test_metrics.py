@@ -8,6 +8,7 @@ import pytest
 from reporting.metrics import Period, metrics_compute, pnl_curve_by_day, pnl_curve_by_trade
 from tests.factories import TradeFactory
 from trading.models import Trade
+from trading.services.books import book_default
 
 from .factories import closed_trade, ny, open_trade
 
@@ -43,7 +44,7 @@ def mixed_day():
 
 
 def test_mixed_day_every_metric(mixed_day):
-    m = metrics_compute(period=Period.day(FRIDAY))
+    m = metrics_compute(book=book_default(), period=Period.day(FRIDAY))
     assert (m["trade_count"], m["wins"], m["losses"], m["breakevens"]) == (5, 2, 2, 1)
     assert m["win_rate"] == 0.4
     # 198.00 + 50.505 = 248.505 → cents, half to even: 248.50.
@@ -81,7 +82,7 @@ def test_mixed_day_every_metric(mixed_day):
 
 
 def test_no_trades_gives_zeros_and_nulls():
-    m = metrics_compute(period=Period.day(FRIDAY))
+    m = metrics_compute(book=book_default(), period=Period.day(FRIDAY))
     assert (m["trade_count"], m["wins"], m["losses"], m["breakevens"]) == (0, 0, 0, 0)
     assert m["win_rate"] is None and m["profit_factor"] is None and m["expectancy"] is None
     assert (m["gross_profit"], m["gross_loss"], m["net_pnl"], m["commissions"]) == ("0.00", "0.00", "0.00", "0.00")
@@ -97,7 +98,7 @@ def test_no_trades_gives_zeros_and_nulls():
 def test_all_wins_has_no_profit_factor_and_no_drawdown():
     closed_trade(pnl="100.00", entry=ny(2026, 11, 20, 10, 0), exit=ny(2026, 11, 20, 10, 1))
     closed_trade(pnl="50.00", entry=ny(2026, 11, 20, 10, 0), exit=ny(2026, 11, 20, 10, 2))
-    m = metrics_compute(period=Period.day(FRIDAY))
+    m = metrics_compute(book=book_default(), period=Period.day(FRIDAY))
     assert (m["trade_count"], m["wins"], m["losses"], m["win_rate"]) == (2, 2, 0, 1.0)
     assert m["profit_factor"] is None, "no loss: profit factor is undefined"
     assert (m["gross_profit"], m["gross_loss"], m["net_pnl"]) == ("150.00", "0.00", "150.00")
@@ -111,7 +112,7 @@ def test_all_wins_has_no_profit_factor_and_no_drawdown():
 def test_all_losses_falls_the_whole_way():
     for minute, pnl in ((1, "-10.00"), (2, "-20.00"), (3, "-30.00")):
         closed_trade(pnl=pnl, entry=ny(2026, 11, 20, 10, 0), exit=ny(2026, 11, 20, 10, minute), reason="stop")
-    m = metrics_compute(period=Period.day(FRIDAY))
+    m = metrics_compute(book=book_default(), period=Period.day(FRIDAY))
     assert (m["wins"], m["losses"], m["win_rate"]) == (0, 3, 0.0)
     assert m["profit_factor"] == 0.0
     assert (m["gross_profit"], m["gross_loss"], m["net_pnl"]) == ("0.00", "-60.00", "-60.00")
@@ -125,7 +126,7 @@ def test_all_losses_falls_the_whole_way():
 def test_breakevens_are_neither_wins_nor_losses():
     closed_trade(pnl="0.00", entry=ny(2026, 11, 20, 10, 0), exit=ny(2026, 11, 20, 10, 5), reason="manual")
     closed_trade(pnl="0.0000", entry=ny(2026, 11, 20, 10, 0), exit=ny(2026, 11, 20, 10, 15), reason="manual")
-    m = metrics_compute(period=Period.day(FRIDAY))
+    m = metrics_compute(book=book_default(), period=Period.day(FRIDAY))
     assert (m["trade_count"], m["wins"], m["losses"], m["breakevens"]) == (2, 0, 0, 2)
     assert m["win_rate"] == 0.0 and m["profit_factor"] is None and m["expectancy"] == "0.00"
     assert m["median_holding_time"] == 600  # 300 s and 900 s
@@ -134,7 +135,7 @@ def test_breakevens_are_neither_wins_nor_losses():
 
 def test_single_trade():
     closed_trade(pnl="25.0049", entry=ny(2026, 11, 20, 9, 45), exit=ny(2026, 11, 20, 15, 59, 30), commission="1.2345")
-    m = metrics_compute(period=Period.day(FRIDAY))
+    m = metrics_compute(book=book_default(), period=Period.day(FRIDAY))
     assert (m["trade_count"], m["wins"], m["win_rate"]) == (1, 1, 1.0)
     assert m["net_pnl"] == m["expectancy"] == m["average_win"] == m["largest_win"] == "25.00"
     assert m["commissions"] == "1.23"
@@ -147,7 +148,7 @@ def test_trades_belong_to_their_new_york_exit_date():
     closed_trade(pnl="10.00", entry=ny(2026, 11, 20, 15, 0), exit=ny(2026, 11, 20, 23, 30))
     closed_trade(pnl="99.00", entry=ny(2026, 11, 19, 15, 0), exit=ny(2026, 11, 19, 23, 30))
     closed_trade(pnl="77.00", entry=ny(2026, 11, 20, 15, 0), exit=ny(2026, 11, 21, 0, 0))
-    m = metrics_compute(period=Period.day(FRIDAY))
+    m = metrics_compute(book=book_default(), period=Period.day(FRIDAY))
     assert (m["trade_count"], m["net_pnl"]) == (1, "10.00")
 
 
@@ -155,7 +156,7 @@ def test_dry_run_open_and_cancelled_trades_are_not_counted():
     closed_trade(pnl="10.00", entry=ny(2026, 11, 20, 10, 0), exit=ny(2026, 11, 20, 11, 0))
     closed_trade(pnl="500.00", entry=ny(2026, 11, 20, 10, 0), exit=ny(2026, 11, 20, 11, 0), dry_run=True)
     TradeFactory(status=Trade.Status.CANCELLED, entry_time=None, exit_time=None, realized_pnl=None, exit_reason="")
-    m = metrics_compute(period=Period.day(FRIDAY))
+    m = metrics_compute(book=book_default(), period=Period.day(FRIDAY))
     assert (m["trade_count"], m["net_pnl"]) == (1, "10.00")
 
 
@@ -165,17 +166,17 @@ def test_week_sharpe_counts_quiet_sessions_as_zero_returns():
     closed_trade(pnl="-80.00", entry=ny(2026, 11, 18, 10, 0), exit=ny(2026, 11, 18, 11, 0), reason="stop")
     closed_trade(pnl="30.00", entry=ny(2026, 11, 18, 12, 0), exit=ny(2026, 11, 18, 13, 0))
     closed_trade(pnl="250.00", entry=ny(2026, 11, 20, 10, 0), exit=ny(2026, 11, 20, 11, 0))
-    m = metrics_compute(period=Period.all_time())
+    m = metrics_compute(book=book_default(), period=Period.all_time())
     # Returns 0.001, 0, -0.0005, 0, 0.0025: mean 0.0006, sample stdev 0.00119373…; × √252.
     assert m["sharpe_ratio"] == 7.9789
     assert m["max_drawdown"] == "80.00"
     assert m["max_drawdown_pct"] == 0.08
-    assert pnl_curve_by_day(period=Period.all_time()) == [
+    assert pnl_curve_by_day(book=book_default(), period=Period.all_time()) == [
         (ny(2026, 11, 16).date(), Decimal("100")),
         (ny(2026, 11, 18).date(), Decimal("50")),
         (ny(2026, 11, 20).date(), Decimal("300")),
     ]
-    assert [v for _, v in pnl_curve_by_trade(period=Period.all_time())] == [100, 20, 50, 300]
+    assert [v for _, v in pnl_curve_by_trade(book=book_default(), period=Period.all_time())] == [100, 20, 50, 300]
 
 
 def test_month_period_takes_only_that_months_exits():
@@ -183,9 +184,9 @@ def test_month_period_takes_only_that_months_exits():
     closed_trade(pnl="20.00", entry=ny(2026, 11, 2, 10, 0), exit=ny(2026, 11, 2, 11, 0))
     closed_trade(pnl="40.00", entry=ny(2026, 11, 30, 10, 0), exit=ny(2026, 11, 30, 23, 0))
     closed_trade(pnl="80.00", entry=ny(2026, 11, 30, 15, 0), exit=ny(2026, 12, 1, 0, 1))
-    assert metrics_compute(period=Period.month(2026, 11))["net_pnl"] == "60.00"
-    assert metrics_compute(period=Period.month(2026, 12))["net_pnl"] == "80.00"
-    assert metrics_compute(period=Period.all_time())["net_pnl"] == "150.00"
+    assert metrics_compute(book=book_default(), period=Period.month(2026, 11))["net_pnl"] == "60.00"
+    assert metrics_compute(book=book_default(), period=Period.month(2026, 12))["net_pnl"] == "80.00"
+    assert metrics_compute(book=book_default(), period=Period.all_time())["net_pnl"] == "150.00"
 
 
 def test_open_trades_show_unrealized_pnl_at_the_latest_mark():
@@ -195,7 +196,7 @@ def test_open_trades_show_unrealized_pnl_at_the_latest_mark():
     )
     open_trade(symbol="NOMK", entry_price="10.00", mark=None, entry_time=ny(2026, 11, 20, 12, 0))
     open_trade(symbol="LATE", entry_price="10.00", mark="11.00", entry_time=ny(2026, 11, 23, 10, 0))  # fmt: skip
-    m = metrics_compute(period=Period.day(FRIDAY))
+    m = metrics_compute(book=book_default(), period=Period.day(FRIDAY))
     assert m["trade_count"] == 0, "open trades are listed apart from the closed-trade metrics"
     rows = {row["symbol"]: row for row in m["open_trade_list"]}
     assert list(rows) == ["LONG", "SHRT", "NOMK"], "a trade entered after the day is not in that day's report"
@@ -211,13 +212,13 @@ def test_sums_stay_exact_to_the_cent_over_many_fractional_values():
     # which a float running sum (0.10500000000000009…) would push to 0.11.
     Trade.objects.bulk_create(
         Trade(
-            backend="sim", symbol=f"S{i % 7}", quantity=1, status=Trade.Status.CLOSED, realized_pnl=Decimal("0.0001"),
+            book=book_default(), backend="sim", symbol=f"S{i % 7}", quantity=1, status=Trade.Status.CLOSED, realized_pnl=Decimal("0.0001"),
             entry_time=ny(2026, 11, 20, 10, 0), exit_time=ny(2026, 11, 20, 11, 0), exit_reason="target",
         )
         for i in range(1000)
     )  # fmt: skip
     closed_trade(pnl="0.0050", entry=ny(2026, 11, 20, 10, 0), exit=ny(2026, 11, 20, 11, 0))
-    assert metrics_compute(period=Period.day(FRIDAY))["net_pnl"] == "0.10"
+    assert metrics_compute(book=book_default(), period=Period.day(FRIDAY))["net_pnl"] == "0.10"
 
 
 def test_median_holding_time_with_repeated_values_on_both_sides_of_the_middle():
@@ -225,7 +226,7 @@ def test_median_holding_time_with_repeated_values_on_both_sides_of_the_middle():
     for seconds in (60, 60, 120, 180):
         closed_trade(pnl="1.00", entry=ny(2026, 11, 20, 10, 0), exit=ny(2026, 11, 20, 10, seconds // 60))
     closed_trade(pnl="-1.00", entry=ny(2026, 11, 20, 11, 0), exit=ny(2026, 11, 20, 11, 1), reason="stop")
-    m = metrics_compute(period=Period.day(FRIDAY))
+    m = metrics_compute(book=book_default(), period=Period.day(FRIDAY))
     assert m["median_holding_time"] == 60  # 60 60 [60] 120 180
     assert m["median_holding_time_winners"] == 90  # 60 [60 120] 180
     assert m["median_holding_time_losers"] == 60
@@ -253,9 +254,9 @@ def test_long_period_side_by_side_gives_what_one_after_another_gives():
 
     _trades_over_two_years()
     assert _overlap_pays(Period.all_time(), using="default") == (connection.vendor == "sqlite")
-    side_by_side = metrics_compute(period=Period.all_time())
+    side_by_side = metrics_compute(book=book_default(), period=Period.all_time())
     with transaction.atomic():
-        one_after_another = metrics_compute(period=Period.all_time())
+        one_after_another = metrics_compute(book=book_default(), period=Period.all_time())
     assert side_by_side == one_after_another
     assert side_by_side["trade_count"] == 120
     assert side_by_side["net_pnl"] == "-5335.93"  # 24 months of -222.3306

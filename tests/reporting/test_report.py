@@ -15,6 +15,7 @@ from reporting.selectors import today_new_york
 from reporting.services import report_generate
 from reporting.tasks import daily_report_task
 from trading.selectors import book_totals
+from trading.services.books import book_default
 from trading.services.marking import book_mark
 from trading.services.pipeline import RunOptions, pipeline_run
 
@@ -117,7 +118,7 @@ def test_stats_json_has_the_book_counts_and_all_metrics(friday_trades):
     out = StringIO()
     call_command("stats", "--json", stdout=out)
     stats = json.loads(out.getvalue())
-    totals = book_totals()
+    totals = book_totals(book=book_default())
     assert stats["scope"] == "all"
     for key in ("runs", "open_trades", "pending_trades", "closed_trades", "realized_pnl", "unrealized_pnl"):
         assert stats[key] == totals[key], key
@@ -136,7 +137,7 @@ def test_stats_text_output(friday_trades):
     call_command("stats", "--month", "2026-11", stdout=out)
     text = out.getvalue()
     assert "closed: 2" in text and "Realized P&L: 96.00" in text
-    assert "# Trade Labs statistics, 2026-11" in text and "| Net P&L | $96.00 |" in text
+    assert "# Trade Labs statistics, book sim, 2026-11" in text and "| Net P&L | $96.00 |" in text
 
 
 def test_stats_refuses_a_bad_month():
@@ -150,7 +151,7 @@ def test_report_agrees_with_the_sim_book_end_to_end():
     for moment in (datetime(2026, 11, 20, 20, 59, tzinfo=UTC), datetime(2026, 11, 23, 20, 59, tzinfo=UTC)):
         book_mark(at=moment)
     stats = json.loads(_call("stats", "--json"))
-    totals = book_totals()
+    totals = book_totals(book=book_default())
     assert totals["closed_trades"] > 0 and totals["runs"] == 1
     for key in ("runs", "open_trades", "closed_trades", "wins", "losses", "realized_pnl", "unrealized_pnl"):
         assert stats[key] == totals[key], key

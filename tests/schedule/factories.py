@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 import factory
 
 from trading.schedule.models import ExtraClosure, Job, JobSlot
+from trading.services.books import book_default
 
 
 class JobSlotFactory(factory.django.DjangoModelFactory):
@@ -12,6 +13,8 @@ class JobSlotFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = JobSlot
+
+    book = factory.LazyFunction(lambda: book_default())
 
     job = Job.OPENING_SCAN
     session_date = date(2026, 11, 20)

@@ -202,7 +202,7 @@ def test_reconcile_runs_late_for_its_session(schedule_settings):
 
 
 def test_an_unreachable_broker_makes_the_reconcile_slot_failed(schedule_settings, settings):
-    settings.BROKERS = {**settings.BROKERS, "default": {"BACKEND": f"{__name__}.UnreachableBroker", "OPTIONS": {}}}
+    settings.BROKERS = {**settings.BROKERS, "sim": {"BACKEND": f"{__name__}.UnreachableBroker", "OPTIONS": {}}}
 
     outcome = job_run(job=Job.RECONCILE, intended=new_york(2026, 11, 20, 16, 0), now=new_york(2026, 11, 20, 16, 0))
 

@@ -9,6 +9,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from trading.models import Order, Position, Trade
+from trading.services.books import book_named
 from trading.services.closing import CloseRefused, TradeNotOpen, trade_close
 from trading.services.marking import book_mark
 from trading.services.pipeline import RunOptions, pipeline_run
@@ -88,7 +89,7 @@ def test_admin_action_closes_and_logs(staff_client, open_trade):
 
 def test_dry_run_trades_close_locally(real_broker, settings, morning):
     settings.TRADE_LABS_ARMED = False
-    trade = pipeline_run(RunOptions(alias="real", at=morning, top_n=1)).trades.get()
+    trade = pipeline_run(book=book_named("real"), options=RunOptions(at=morning, top_n=1)).trades.get()
     closed = trade_close(trade_id=trade.pk, at=morning + timedelta(minutes=1))
     assert closed.status == Trade.Status.CLOSED and closed.dry_run
     assert real_broker.placed == [] and not SimOrder.objects.exists()
@@ -98,7 +99,7 @@ def test_dry_run_trades_close_locally(real_broker, settings, morning):
 def armed_real_trade(real_broker, settings, morning):
     """An open trade sent (armed) through the 'real' alias, while the default backend is SIM."""
     settings.TRADE_LABS_ARMED = True
-    trade = pipeline_run(RunOptions(alias="real", at=morning, top_n=1)).trades.get()
+    trade = pipeline_run(book=book_named("real"), options=RunOptions(at=morning, top_n=1)).trades.get()
     assert trade.status == Trade.Status.OPEN and not trade.dry_run
     assert (trade.broker_alias, trade.account_id) == ("real", "DU111")
     return trade

@@ -6,6 +6,7 @@ import pytest
 from trading.brokers.base import BrokerError, SafetyError
 from trading.brokers.sim import SimBroker
 from trading.models import Candidate, Fill, Order, PipelineRun, Trade
+from trading.services.books import book_default, book_named
 from trading.services.pipeline import RunOptions, pipeline_run
 from trading.sim.models import SimExecution, SimOrder
 
@@ -40,7 +41,10 @@ def broker_alias(settings):
         cls.sent = 0
         settings.BROKERS = {
             **settings.BROKERS,
-            "odd": {"BACKEND": f"{__name__}.{cls.__name__}", "OPTIONS": settings.BROKERS["sim"]["OPTIONS"]},
+            "odd": {
+                "BACKEND": f"{__name__}.{cls.__name__}",
+                "OPTIONS": {**settings.BROKERS["sim"]["OPTIONS"], "account": "SIM-T-" + __name__[-20:]},
+            },
         }
         return "odd"
 
@@ -58,15 +62,18 @@ def test_every_intent_is_recorded_before_the_first_order_leaves(morning, setting
     globals()["Watching"] = Watching
     settings.BROKERS = {
         **settings.BROKERS,
-        "watching": {"BACKEND": f"{__name__}.Watching", "OPTIONS": settings.BROKERS["sim"]["OPTIONS"]},
+        "watching": {
+            "BACKEND": f"{__name__}.Watching",
+            "OPTIONS": {**settings.BROKERS["sim"]["OPTIONS"], "account": "SIM-T-" + __name__[-20:]},
+        },
     }
-    run = pipeline_run(RunOptions(alias="watching", at=morning))
+    run = pipeline_run(book=book_named("watching"), options=RunOptions(at=morning))
     assert run.status == PipelineRun.Status.SUCCEEDED, run.error
     assert seen == [5, 5, 5, 5, 5]
 
 
 def test_a_rejected_bracket_fails_its_candidate_and_the_others_execute(morning, broker_alias):
-    run = pipeline_run(RunOptions(alias=broker_alias(RejectsTheThird), at=morning))
+    run = pipeline_run(book=book_named(broker_alias(RejectsTheThird)), options=RunOptions(at=morning))
 
     assert run.status == PipelineRun.Status.PARTIAL and "no shares to borrow" in run.error
     failed = run.candidates.get(status=Candidate.Status.FAILED)
@@ -79,7 +86,7 @@ def test_a_rejected_bracket_fails_its_candidate_and_the_others_execute(morning, 
 
 
 def test_a_safety_refusal_stops_sending_but_what_was_sent_is_recorded(morning, broker_alias):
-    run = pipeline_run(RunOptions(alias=broker_alias(RefusesTheThird), at=morning))
+    run = pipeline_run(book=book_named(broker_alias(RefusesTheThird)), options=RunOptions(at=morning))
 
     assert run.status == PipelineRun.Status.FAILED and "refused" in run.error
     assert Trade.objects.filter(status=Trade.Status.OPEN).count() == 2, "the two sent are in the book"
@@ -88,7 +95,7 @@ def test_a_safety_refusal_stops_sending_but_what_was_sent_is_recorded(morning, b
     unsent = Order.objects.filter(status=Order.Status.INTENT)
     assert unsent.count() == 9  # three brackets' intents, never sent
 
-    pipeline_run(RunOptions(at=morning))  # the next run releases them, and sends nothing twice
+    pipeline_run(RunOptions(at=morning), book=run.book)  # the next run releases them, and sends nothing twice
     assert not Order.objects.filter(status=Order.Status.INTENT).exists()
     refs = list(SimOrder.objects.values_list("order_ref", flat=True))
     assert len(refs) == len(set(refs))
@@ -101,12 +108,17 @@ def test_an_intent_that_clashes_with_the_book_skips_only_its_candidate(morning, 
 
     first = pipeline_run(RunOptions(at=morning, top_n=1))
     chosen = list(first.candidates.filter(status=Candidate.Status.ACCEPTED).order_by("-score")[:2])
-    run = run_start(backend="sim", armed=False, trigger="manual", parameters={})
+    run = run_start(book=book_default(), backend="sim", armed=False, trigger="manual", parameters={})
     config = RiskConfig.from_settings(settings.TRADE_LABS_RISK)
     planned = [_Bracket(c, _bracket_for(run, c, plan_long_entry(ask=c.ask, config=config))) for c in chosen]
     # Something already holds the second bracket's stop ref (not its entry's): its intent cannot be stored.
     Order.objects.create(
-        client_order_ref=planned[1].request.stop.order_ref, backend="sim", symbol="ZZZ", leg="exit", quantity=1
+        book=book_default(),
+        client_order_ref=planned[1].request.stop.order_ref,
+        backend="sim",
+        symbol="ZZZ",
+        leg="exit",
+        quantity=1,
     )
 
     with brokers.create("default") as broker:

@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from trading.models import Order, Position, Trade
+from trading.services.books import book_named
 from trading.services.marking import book_mark
 from trading.services.pipeline import RunOptions, pipeline_run
 from trading.sim.models import SimExecution, SimOrder, SimPosition
@@ -108,9 +109,9 @@ def test_mark_command(morning):
 
 def test_mark_works_dry_run_exits_locally(real_broker, settings, morning):
     settings.TRADE_LABS_ARMED = False
-    pipeline_run(RunOptions(alias="real", at=morning))
+    pipeline_run(book=book_named("real"), options=RunOptions(at=morning))
     for day in (20, 23, 24, 25):
-        book_mark(alias="real", at=datetime(2026, 11, day, 20, 59, tzinfo=UTC))
+        book_mark(book=book_named("real"), at=datetime(2026, 11, day, 20, 59, tzinfo=UTC))
     closed = Trade.objects.filter(dry_run=True, status=Trade.Status.CLOSED)
     assert closed.exists(), "over four sessions some dry-run bracket should resolve"
     for trade in closed:

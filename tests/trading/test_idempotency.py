@@ -5,6 +5,7 @@ import pytest
 from trading.brokers import brokers
 from trading.brokers.base import BrokerError
 from trading.models import Candidate, Order, PipelineRun, Trade
+from trading.services.books import book_default, book_named
 from trading.services.pipeline import (
     RunOptions,
     _Bracket,
@@ -118,17 +119,20 @@ def test_a_send_with_unknown_outcome_keeps_the_intent_for_recovery(morning, sett
     module.TimesOutAfterSending = TimesOutAfterSending
     settings.BROKERS = {
         **settings.BROKERS,
-        "flaky": {"BACKEND": f"{__name__}.TimesOutAfterSending", "OPTIONS": settings.BROKERS["sim"]["OPTIONS"]},
+        "flaky": {
+            "BACKEND": f"{__name__}.TimesOutAfterSending",
+            "OPTIONS": {**settings.BROKERS["sim"]["OPTIONS"], "account": "SIM-T-" + __name__[-20:]},
+        },
     }
 
-    run = pipeline_run(RunOptions(alias="flaky", at=morning, top_n=1))
+    run = pipeline_run(book=book_named("flaky"), options=RunOptions(at=morning, top_n=1))
     assert run.status == PipelineRun.Status.PARTIAL
     assert "outcome unknown" in run.error
     candidate = run.candidates.get(status=Candidate.Status.FAILED)
     assert "adopts or releases" in candidate.reason
     assert set(Order.objects.values_list("status", flat=True)) == {Order.Status.INTENT}
 
-    pipeline_run(RunOptions(at=morning, top_n=1))  # the next run, on the same SIM broker, adopts it
+    pipeline_run(RunOptions(at=morning, top_n=1), book=run.book)  # the next run, on the same SIM broker, adopts it
     trade = Trade.objects.get(symbol=candidate.symbol)
     assert trade.status == Trade.Status.OPEN
     assert SimOrder.objects.filter(symbol=candidate.symbol).count() == 3
@@ -169,6 +173,7 @@ def _intents_of_a_run_alive_in_this_process(morning, settings):
     finished = pipeline_run(RunOptions(at=morning, top_n=1))
     candidate = finished.candidates.filter(status=Candidate.Status.ACCEPTED).order_by("-score").first()
     live = PipelineRun.objects.create(
+        book=book_default(),
         backend="sim",
         broker_alias="sim",
         status=PipelineRun.Status.RUNNING,

@@ -1,6 +1,6 @@
 """import_bars: Yahoo and Stooq layouts load and replay; bad files are refused whole, with reasons."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -12,6 +12,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from trading.models import Candidate
+from trading.services.books import book_create
 from trading.services.pipeline import RunOptions, pipeline_run
 from trading.sim.importer import bars_import
 from trading.sim.models import Bar, BarImport
@@ -51,11 +52,22 @@ def test_yahoo_daily_bars_import_and_replay(tmp_path):
     record = bars_import(path=str(_write(tmp_path, "ACME.csv", YAHOO)))
     assert record.status == BarImport.Status.IMPORTED and record.layout == "yahoo"
     assert Bar.objects.filter(symbol="ACME").count() == 3
-    run = pipeline_run(RunOptions(at=datetime(2026, 11, 20, 20, 0, tzinfo=UTC)))
+    replay = book_create(name="acme-history", broker_alias="sim", market="imported")
+    run = pipeline_run(RunOptions(at=datetime(2026, 11, 20, 20, 0, tzinfo=UTC)), book=replay)
     candidate = Candidate.objects.get(run=run)
     assert candidate.symbol == "ACME"
     assert candidate.prev_close == Decimal("102.5000")
-    assert "imported bars" in run.market_time_label
+    assert "bar set 'imported'" in run.market_time_label
+
+
+def test_importing_bars_never_changes_another_books_market(tmp_path, morning):
+    before = pipeline_run(RunOptions(at=morning))
+    quotes_before = list(before.candidates.order_by("symbol").values_list("symbol", "bid", "ask"))
+    bars_import(path=str(_write(tmp_path, "ACME.csv", YAHOO)), bar_set="history")
+    after = pipeline_run(RunOptions(at=morning + timedelta(minutes=1)))
+    assert "synthetic" in after.market_time_label or "seed" in after.market_time_label
+    assert not after.candidates.filter(symbol="ACME").exists()
+    assert len(quotes_before) == after.candidates.count()
 
 
 def test_stooq_layouts_import(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from trading.models import Candidate, Fill, Order, OrderEvent, PipelineRun, Position, Trade
+from trading.services.books import book_create, book_default
 from trading.services.pipeline import AlreadyRunning, RunOptions, pipeline_run, run_start
 from trading.sim.models import SimAccount, SimExecution, SimOrder
 
@@ -94,11 +95,7 @@ def test_different_seed_gives_a_different_market(morning, settings):
     pipeline_run(RunOptions(at=morning))
     first = _snapshot()
     _forget_everything()
-    settings.BROKERS = {
-        **settings.BROKERS,
-        "default": {**settings.BROKERS["sim"], "OPTIONS": {**settings.BROKERS["sim"]["OPTIONS"], "seed": 7}},
-    }
-    pipeline_run(RunOptions(at=morning))
+    pipeline_run(RunOptions(at=morning), book=book_create(name="seven", broker_alias="sim", seed=7))
     assert _snapshot()[0] != first[0]
 
 
@@ -119,13 +116,13 @@ def test_second_run_skips_symbols_already_held(morning):
 
 
 def test_a_running_run_blocks_a_second_one(morning):
-    run_start(backend="sim", armed=False, trigger="manual", parameters={})
+    run_start(book=book_default(), backend="sim", armed=False, trigger="manual", parameters={})
     with pytest.raises(AlreadyRunning, match="already running"):
         pipeline_run(RunOptions(at=morning))
 
 
 def test_a_run_whose_process_died_is_retired(morning):
-    stale = run_start(backend="sim", armed=False, trigger="manual", parameters={})
+    stale = run_start(book=book_default(), backend="sim", armed=False, trigger="manual", parameters={})
     stale.parameters["worker"]["pid"] = 2**22 + 12345  # no such process
     stale.save()
     run = pipeline_run(RunOptions(at=morning))

@@ -9,6 +9,7 @@ from django.core.management.base import CommandError
 
 from trading.brokers.base import SafetyError
 from trading.models import Order, PipelineRun, Trade
+from trading.services.books import book_named
 from trading.services.pipeline import RunOptions, pipeline_run
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ def test_live_mode_fails_the_system_check(settings):
 
 def test_unarmed_real_broker_sends_nothing_and_fills_locally(real_broker, settings, morning):
     settings.TRADE_LABS_ARMED = False
-    run = pipeline_run(RunOptions(alias="real", at=morning))
+    run = pipeline_run(book=book_named("real"), options=RunOptions(at=morning))
     assert run.status == PipelineRun.Status.SUCCEEDED, run.error
     assert run.dry_run is True and run.armed is False
     assert real_broker.placed == []
@@ -41,7 +42,7 @@ def test_unarmed_real_broker_sends_nothing_and_fills_locally(real_broker, settin
 
 def test_armed_real_broker_on_a_paper_account_sends(real_broker, settings, morning):
     settings.TRADE_LABS_ARMED = True
-    run = pipeline_run(RunOptions(alias="real", at=morning))
+    run = pipeline_run(book=book_named("real"), options=RunOptions(at=morning))
     assert run.armed is True and run.dry_run is False
     assert len(real_broker.placed) == 5
 
@@ -49,7 +50,7 @@ def test_armed_real_broker_on_a_paper_account_sends(real_broker, settings, morni
 @pytest.mark.parametrize("armed", [True, False])
 def test_a_live_account_is_refused_armed_or_not(real_broker, settings, morning, armed):
     settings.TRADE_LABS_ARMED = armed
-    run = pipeline_run(RunOptions(alias="live", at=morning))
+    run = pipeline_run(book=book_named("live"), options=RunOptions(at=morning))
     assert run.status == PipelineRun.Status.FAILED
     assert "not a paper account" in run.error and "refused" in run.error
     assert real_broker.placed == [] and not Trade.objects.exists()

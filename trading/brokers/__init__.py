@@ -47,6 +47,15 @@ class BrokerHandler:
         options = dict(self.settings[alias].get("OPTIONS", {})) if alias in self.settings else {}
         return self.backend_class(alias)(alias, **options)
 
+    def create_for(self, book) -> BaseBroker:
+        """A new, unconnected broker bound to `book`: its alias's OPTIONS with the book's own
+        (account, and for SIM its market). How a service reaches the broker of a book."""
+        options = (
+            dict(self.settings[book.broker_alias].get("OPTIONS", {})) if book.broker_alias in self.settings else {}
+        )
+        backend = self.backend_class(book.broker_alias)
+        return backend(book.broker_alias, **{**options, **backend.options_for_book(book)})
+
     def canonical_alias(self, alias: str) -> str:
         """The alias to record on rows: "default" is a second name for one of the others, and a
         trade must keep naming its broker after TRADE_LABS_EXECUTION_BACKEND changes."""

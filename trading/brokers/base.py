@@ -171,6 +171,7 @@ READ_ONLY_METHODS = frozenset(
         "advance_to",
         "order_refusal",
         "check_may_change_orders",
+        "options_for_book",
     }
 )
 
@@ -214,6 +215,12 @@ class BaseBroker:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _install_gate(cls)
+
+    @classmethod
+    def options_for_book(cls, book) -> dict:
+        """OPTIONS that bind an instance to one book (`trading.models.Book`): its account. A backend
+        with more per-book state (SIM: its market) adds it here; nothing else reads a book's fields."""
+        return {"account": book.account_id} if book.account_id else {}
 
     def __init__(self, alias: str = "default", **options):
         self.alias = alias

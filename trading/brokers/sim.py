@@ -27,7 +27,7 @@ _SIM_TO_BOOK_STATUS = {"working": "working", "filled": "filled", "cancelled": "c
 
 
 class SimBroker(BaseBroker):
-    """Options: seed, universe_size, account, starting_cash, slippage_bps."""
+    """Options: seed, universe_size, market ("synthetic" or a bar set), account, starting_cash, slippage_bps."""
 
     name = "sim"
     sends_real_orders = False
@@ -39,8 +39,17 @@ class SimBroker(BaseBroker):
         self.account_id = options.get("account", "SIM-PAPER-1")
         self.starting_cash = Decimal(str(options.get("starting_cash", "100000")))
         self.slippage_bps = Decimal(str(options.get("slippage_bps", "2")))
+        self.market_name = str(options.get("market") or "synthetic")
         self._market = None
         self._account = None
+
+    @classmethod
+    def options_for_book(cls, book) -> dict:
+        """A SIM book has its own account, market and (optionally) seed."""
+        options = {**super().options_for_book(book), "market": book.market}
+        if book.seed is not None:
+            options["seed"] = book.seed
+        return options
 
     # -- lifecycle ------------------------------------------------------------------
     def connect(self) -> None:
@@ -54,7 +63,10 @@ class SimBroker(BaseBroker):
         if self._market is None:
             from trading.sim.market import market_for
 
-            self._market = market_for(seed=self.seed, universe_size=self.universe_size)
+            try:
+                self._market = market_for(seed=self.seed, universe_size=self.universe_size, bar_set=self.market_name)
+            except ValueError as exc:
+                raise BrokerError(str(exc), permanent=True) from None
         return self._market
 
     @property

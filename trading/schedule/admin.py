@@ -13,6 +13,7 @@ from django_q.admin import ScheduleAdmin
 from django_q.models import Schedule
 
 from trading import sessions
+from trading.admin import BookFilter
 
 from .models import ExtraClosure, JobSlot
 from .selectors import day_plan, schedules_out_of_step
@@ -27,8 +28,9 @@ def _ny(moment) -> str:
 class JobSlotAdmin(admin.ModelAdmin):
     """The ledger that makes each job run once per slot: people read it, nobody edits it."""
 
-    list_display = ["scheduled_ny", "job", "status", "short_message", "run_link", "claimed_ny", "worker"]
-    list_filter = ["status", "job", "session_date"]
+    list_display = ["scheduled_ny", "book", "job", "status", "short_message", "run_link", "claimed_ny", "worker"]
+    list_filter = [BookFilter, "status", "job", "session_date"]
+    list_select_related = ["book", "pipeline_run"]
     date_hierarchy = "session_date"
     search_fields = ["message", "worker"]
     readonly_fields = [

@@ -33,6 +33,7 @@ class JobSlot(models.Model):
 
     Status = SlotStatus
 
+    book = models.ForeignKey("trading.Book", on_delete=models.PROTECT, related_name="schedule_slots")
     job = models.CharField(max_length=32, choices=Job.choices)
     session_date = models.DateField(help_text="The NYSE session (New York date) this slot belongs to.")
     scheduled_for = models.DateTimeField(help_text="When the plan says the job runs.")
@@ -58,10 +59,10 @@ class JobSlot(models.Model):
         indexes = [models.Index(fields=["session_date", "job"], name="schedule_slot_day_job")]
         constraints = [
             models.UniqueConstraint(
-                fields=["job", "session_date"], condition=~Q(job="mark"), name="one_slot_per_job_per_session"
+                fields=["book", "job", "session_date"], condition=~Q(job="mark"), name="one_slot_per_book_job_session"
             ),
             models.UniqueConstraint(
-                fields=["job", "session_date", "scheduled_for"], name="one_slot_per_job_session_and_time"
+                fields=["book", "job", "session_date", "scheduled_for"], name="one_slot_per_book_job_session_time"
             ),
             models.CheckConstraint(condition=Q(job__in=Job.values), name="slot_job_known"),
             models.CheckConstraint(condition=Q(status__in=SlotStatus.values), name="slot_status_known"),

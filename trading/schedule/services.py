@@ -17,7 +17,8 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from trading import sessions
-from trading.models import PipelineRun
+from trading.models import Book, PipelineRun
+from trading.services.books import book_default
 
 from .models import Job, JobSlot
 from .plan import ALL_JOBS, Occurrence, ScheduleConfig
@@ -66,7 +67,7 @@ def _ny(moment: datetime) -> str:
 
 
 def slot_claim(
-    *, occurrence: Occurrence, now: datetime, status: str = JobSlot.Status.RUNNING, message: str = ""
+    *, book: Book, occurrence: Occurrence, now: datetime, status: str = JobSlot.Status.RUNNING, message: str = ""
 ) -> JobSlot | None:
     """Insert the slot for `occurrence`; None when another worker already holds it.
 
@@ -78,6 +79,7 @@ def slot_claim(
     try:
         with transaction.atomic():
             return JobSlot.objects.create(
+                book=book,
                 job=occurrence.job,
                 session_date=occurrence.session_date,
                 scheduled_for=occurrence.at,
@@ -110,18 +112,22 @@ def slot_finish(
     return slot
 
 
-def slots_expire_abandoned(*, now: datetime) -> int:
-    """Mark slots whose worker died mid-job (django-q2 timeout, killed machine) as failed; never re-run them."""
+def slots_expire_abandoned(*, book: Book, now: datetime) -> int:
+    """Mark the book's slots whose worker died mid-job (django-q2 timeout, killed machine) as failed; never re-run them."""
     limit = timedelta(seconds=int(settings.Q_CLUSTER.get("timeout") or 0)) + ABANDON_MARGIN
-    return JobSlot.objects.filter(status=JobSlot.Status.RUNNING, claimed_at__lt=now - limit).update(
+    return JobSlot.objects.filter(book=book, status=JobSlot.Status.RUNNING, claimed_at__lt=now - limit).update(
         status=JobSlot.Status.FAILED,
         finished_at=now,
         message="abandoned: the worker stopped (timeout or crash) before recording an outcome; not re-run",
     )
 
 
-def job_run(*, job: str, intended: datetime | None = None, now: datetime | None = None) -> JobOutcome:
-    """Run `job` for the slot that a firing meant for `intended` (default: now) stands for, at most once.
+def job_run(
+    *, job: str, book: Book | None = None, intended: datetime | None = None, now: datetime | None = None
+) -> JobOutcome:
+    """Run `job` in `book` (default: the default book) for the slot that a firing meant for
+    `intended` (default: now) stands for, at most once. A replay calls this with `now` on the
+    book's simulated clock: the same decisions, the same services, on that clock.
 
     Scans that would start more than the grace period late, and marks a whole interval
     late, are recorded as missed instead of run. Reconcile and report run however late.
@@ -131,8 +137,9 @@ def job_run(*, job: str, intended: datetime | None = None, now: datetime | None 
     if job not in ALL_JOBS:
         raise ValueError(f"unknown job {job!r}; known: {', '.join(ALL_JOBS)}")
     now = now or timezone.now()
+    book = book or book_default()
     config = ScheduleConfig.from_settings()
-    slots_expire_abandoned(now=now)
+    slots_expire_abandoned(book=book, now=now)
     fired_for = intended or now
     occurrence = occurrence_due(job=job, moment=fired_for, config=config)
     if occurrence is None:
@@ -146,17 +153,17 @@ def job_run(*, job: str, intended: datetime | None = None, now: datetime | None 
             f"(allowed {int(limit.total_seconds() // 60)} min): "
             + ("the next mark takes over" if job == Job.MARK else "not run on a stale market")
         )
-        slot = slot_claim(occurrence=occurrence, now=now, status=JobSlot.Status.MISSED, message=message)
+        slot = slot_claim(book=book, occurrence=occurrence, now=now, status=JobSlot.Status.MISSED, message=message)
         if slot is None:
-            return _taken(occurrence)
+            return _taken(book, occurrence)
         log.warning(
             "schedule_slot_missed", job=job, slot=occurrence.at.isoformat(), late_seconds=int(late.total_seconds())
         )
         return JobOutcome(job, JobSlot.Status.MISSED, message, slot)
 
-    slot = slot_claim(occurrence=occurrence, now=now)
+    slot = slot_claim(book=book, occurrence=occurrence, now=now)
     if slot is None:
-        return _taken(occurrence)
+        return _taken(book, occurrence)
     log.info("schedule_slot_claimed", job=job, slot=occurrence.at.isoformat())
     try:
         result = _ACTIONS[job](slot=slot, now=now)
@@ -175,8 +182,8 @@ def job_run(*, job: str, intended: datetime | None = None, now: datetime | None 
     return JobOutcome(job, result.status, result.message, slot)
 
 
-def _taken(occurrence: Occurrence) -> JobOutcome:
-    holders = JobSlot.objects.filter(job=occurrence.job, session_date=occurrence.session_date)
+def _taken(book: Book, occurrence: Occurrence) -> JobOutcome:
+    holders = JobSlot.objects.filter(book=book, job=occurrence.job, session_date=occurrence.session_date)
     if occurrence.job == Job.MARK:
         holders = holders.filter(scheduled_for=occurrence.at)
     holder = holders.first()
@@ -191,7 +198,7 @@ def _scan(*, slot: JobSlot, now: datetime) -> _Result:
     # The run claims the same (job, session) on its own table too: a second line of defence.
     options = RunOptions(trigger=PipelineRun.Trigger.SCHEDULE, slot=f"{slot.job}:{slot.session_date.isoformat()}")
     try:
-        run = pipeline_run(options, now=now)
+        run = pipeline_run(options, book=slot.book, now=now)
     except AlreadyRunning as exc:
         return _Result(JobSlot.Status.SKIPPED, str(exc))
     details = {"run_id": str(run.run_id), "run_status": run.status, "executed": run.executed_count}
@@ -206,7 +213,7 @@ def _scan(*, slot: JobSlot, now: datetime) -> _Result:
 def _mark(*, slot: JobSlot, now: datetime) -> _Result:
     from trading.services.marking import book_mark
 
-    result = book_mark(now=now)
+    result = book_mark(book=slot.book, now=now)
     return _Result(
         JobSlot.Status.DONE,
         f"marked {len(result.marked)} positions at {_ny(result.moment)}; "
@@ -223,7 +230,7 @@ def _mark(*, slot: JobSlot, now: datetime) -> _Result:
 def _reconcile(*, slot: JobSlot, now: datetime) -> _Result:
     from reconciliation.services import reconciliation_run
 
-    run = reconciliation_run(trigger="schedule")
+    run = reconciliation_run(book=slot.book, trigger="schedule")
     details = {"reconciliation_run": str(run.run_id), "status": run.status, "discrepancies": run.discrepancy_count}
     if run.status == "error":
         return _Result(JobSlot.Status.FAILED, f"reconciliation {str(run.run_id)[:8]}: {run.error}", details)
@@ -237,7 +244,7 @@ def _reconcile(*, slot: JobSlot, now: datetime) -> _Result:
 def _report(*, slot: JobSlot, now: datetime) -> _Result:
     from reporting.services import report_generate
 
-    report = report_generate(day=slot.session_date)
+    report = report_generate(book=slot.book, day=slot.session_date)
     return _Result(
         JobSlot.Status.DONE,
         f"daily report for {report.day.isoformat()}: {report.trade_count} closed trades",

@@ -7,10 +7,13 @@ down) is judged against its slot, not against the time it happens to run.
 
 from datetime import datetime
 
+from trading.services.books import book_named
+
 from .services import job_run
 
 
-def run_job(job: str, intended: str | None = None) -> str:
-    """Run `job` for its due slot at most once; the returned line is kept as the django-q2 task result."""
-    outcome = job_run(job=job, intended=datetime.fromisoformat(intended) if intended else None)
+def run_job(job: str, intended: str | None = None, book: str | None = None) -> str:
+    """Run `job` in `book` (a name; default: the default book) for its due slot at most once; the
+    returned line is kept as the django-q2 task result."""
+    outcome = job_run(job=job, book=book_named(book), intended=datetime.fromisoformat(intended) if intended else None)
     return str(outcome)

@@ -51,6 +51,7 @@ def trades_record_intents(
     Four inserts whatever the count (the entries first: the stops and targets need their ids)."""
     trades = Trade.objects.bulk_create(
         Trade(
+            book_id=run.book_id,
             run=run,
             candidate=candidate,
             backend=backend,
@@ -69,6 +70,7 @@ def trades_record_intents(
 
     def intent(trade: Trade, request, parent=None) -> Order:
         return Order(
+            book_id=run.book_id,
             run=run,
             trade=trade,
             parent=parent,
@@ -232,9 +234,12 @@ class _FillBatch:
         )
         trade_ids = {o.trade_id for o in self.orders.values() if o.trade_id}
         self.trades = {t.pk: t for t in Trade.objects.select_for_update().filter(pk__in=trade_ids).order_by("pk")}
-        symbols = {o.symbol for o in self.orders.values() if not o.dry_run}
+        held = {(o.book_id, o.symbol) for o in self.orders.values() if not o.dry_run}
         self.positions = {
-            p.symbol: p for p in Position.objects.select_for_update().filter(symbol__in=symbols).order_by("pk")
+            (p.book_id, p.symbol): p
+            for p in Position.objects.select_for_update()
+            .filter(book__in={book for book, _ in held}, symbol__in={symbol for _, symbol in held})
+            .order_by("pk")
         }
         self.exit_fills: dict[int, list[Fill]] = {}
         self.fills: list[Fill] = []
@@ -249,8 +254,8 @@ class _FillBatch:
         OrderEvent.objects.bulk_create(self.events)
         _save_each({f.order.pk: f.order for f in self.fills}.values(), ORDER_FILL_FIELDS)
         _save_each({t.pk: t for t in self._touched_trades()}.values(), TRADE_FILL_FIELDS)
-        moved = {f.symbol for f in self.fills if not f.order.dry_run}
-        positions = [p for symbol, p in self.positions.items() if symbol in moved]
+        moved = {(f.order.book_id, f.symbol) for f in self.fills if not f.order.dry_run}
+        positions = [p for key, p in self.positions.items() if key in moved]
         _save_each([p for p in positions if p.pk is not None], POSITION_FILL_FIELDS)
         Position.objects.bulk_create([p for p in positions if p.pk is None])
         for fill in self.fills:
@@ -277,6 +282,7 @@ class _FillBatch:
             return
         self.recorded.add(execution.exec_id)
         fill = Fill(
+            book_id=order.book_id,
             order=order,
             exec_id=execution.exec_id,
             symbol=execution.symbol,
@@ -296,7 +302,9 @@ class _FillBatch:
         if trade is not None:
             self._move_trade(trade, order, fill)
         if not order.dry_run:
-            position = self.positions.setdefault(fill.symbol, Position(symbol=fill.symbol))
+            position = self.positions.setdefault(
+                (order.book_id, fill.symbol), Position(book_id=order.book_id, symbol=fill.symbol)
+            )
             _position_move(position, fill, trade.stop_price if trade is not None else None, order.leg)
 
     def _move_trade(self, trade: Trade, order: Order, fill: Fill) -> None:
@@ -430,9 +438,9 @@ def _position_move(position: Position, fill: Fill, protective_stop: Decimal | No
 
 
 @transaction.atomic
-def position_mark(*, symbol: str, price: Decimal, at: datetime) -> Position | None:
-    """Mark our position at `price` (Decimal arithmetic here, not in SQL: SQLite would use floats)."""
-    position = Position.objects.select_for_update().filter(symbol=symbol).first()
+def position_mark(*, book, symbol: str, price: Decimal, at: datetime) -> Position | None:
+    """Mark the book's position at `price` (Decimal arithmetic here, not in SQL: SQLite would use floats)."""
+    position = Position.objects.select_for_update().filter(book=book, symbol=symbol).first()
     if position is None:
         return None
     position.mark_price = to_price(price)

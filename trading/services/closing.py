@@ -18,6 +18,7 @@ from trading.brokers.base import BaseBroker, BrokerError, OrderRequest, SafetyEr
 from trading.models import Order, OrderEvent, Side, Trade
 
 from .book import fill_record_local, order_apply_state, order_mark
+from .books import book_clock_advance, book_clock_refuse_earlier
 from .sync import book_apply_executions, book_sync
 
 log = structlog.get_logger(__name__)
@@ -57,6 +58,7 @@ def _record_exit_intent(trade: Trade, request: OrderRequest, reason: str) -> Ord
     order, created = Order.objects.get_or_create(
         client_order_ref=request.order_ref,
         defaults={
+            "book_id": trade.book_id,
             "run": trade.run,
             "trade": trade,
             "backend": trade.backend,
@@ -107,12 +109,18 @@ def trade_close(
 
     Raises Trade.DoesNotExist, TradeNotOpen, CloseRefused (nothing changed) and BrokerError."""
     now = now or timezone.now()
-    trade = Trade.objects.get(pk=trade_id)
-    with brokers.create(trade_broker_alias(trade)) as broker:
+    trade = Trade.objects.select_related("book").get(pk=trade_id)
+    trade_broker_alias(trade)
+    with brokers.create_for(trade.book) as broker:
         _check_same_account(trade, broker)
         moment, _ = broker.market_moment(at, now)
+        try:
+            book_clock_refuse_earlier(book=trade.book, at=moment)
+        except BrokerError as exc:
+            raise CloseRefused(f"{exc}; nothing was changed") from None
         broker.advance_to(moment)
-        book_sync(broker=broker, backend=broker.name)
+        book_clock_advance(book=trade.book, at=moment)
+        book_sync(broker=broker, book=trade.book)
         trade.refresh_from_db()
         if trade.status != Trade.Status.OPEN:
             raise TradeNotOpen(f"trade {trade.pk} ({trade.symbol}) is {trade.status}, not open")
@@ -163,9 +171,9 @@ def _fill_exit_locally(broker: BaseBroker, order: Order, moment: datetime) -> No
     fill_record_local(order=order, price=price, at=quote.time or moment)
 
 
-def trades_flatten_at_close(*, alias: str = "default", at: datetime) -> list[Trade]:
-    """Close every open trade this alias opened, at market (reason: end of day)."""
-    opened_here = Trade.objects.filter(status=Trade.Status.OPEN, broker_alias=brokers.canonical_alias(alias))
+def trades_flatten_at_close(*, book, at: datetime) -> list[Trade]:
+    """Close every open trade of the book at market (reason: end of day)."""
+    opened_here = Trade.objects.filter(book=book, status=Trade.Status.OPEN)
     closed = []
     for trade_id in opened_here.values_list("pk", flat=True):
         try:

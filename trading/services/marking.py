@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from trading import sessions
 from trading.brokers import brokers
-from trading.models import Order, Position, Trade
+from trading.models import Book, Order, Position, Trade
 
 from .book import fill_record_local, order_mark, position_mark
+from .books import book_clock_advance, book_clock_refuse_earlier, book_default
 from .sync import book_sync
 
 log = structlog.get_logger(__name__)
@@ -26,15 +27,19 @@ class MarkResult:
     marked: dict[str, str] = field(default_factory=dict)
 
 
-def book_mark(*, alias: str = "default", at: datetime | None = None, now: datetime | None = None) -> MarkResult:
+def book_mark(*, book: Book | None = None, at: datetime | None = None, now: datetime | None = None) -> MarkResult:
+    """Advance the book's broker to a moment (default: now, or the latest session's close), take in
+    its fills, mark the book's positions; at the session's end, flatten if configured."""
     now = now or timezone.now()
-    backend = brokers.name_of(alias)
-    open_before = set(Trade.objects.filter(status=Trade.Status.OPEN, backend=backend).values_list("pk", flat=True))
-    with brokers.create(alias) as broker:
+    book = book or book_default()
+    open_before = set(Trade.objects.filter(book=book, status=Trade.Status.OPEN).values_list("pk", flat=True))
+    with brokers.create_for(book) as broker:
         moment, label = broker.market_moment(at, now)
+        book_clock_refuse_earlier(book=book, at=moment)
         broker.advance_to(moment)
-        result = MarkResult(moment=moment, label=label, new_fills=book_sync(broker=broker, backend=backend))
-        held = list(Position.objects.exclude(quantity=0).values_list("symbol", flat=True))
+        book_clock_advance(book=book, at=moment)
+        result = MarkResult(moment=moment, label=label, new_fills=book_sync(broker=broker, book=book))
+        held = list(Position.objects.filter(book=book).exclude(quantity=0).values_list("symbol", flat=True))
         for symbol, quote in broker.quotes(held, at=moment).items():
             price = quote.last if quote.last and quote.last > 0 else None
             if price is None and quote.bid and quote.ask and 0 < quote.bid <= quote.ask:
@@ -42,25 +47,31 @@ def book_mark(*, alias: str = "default", at: datetime | None = None, now: dateti
             if price is None:
                 log.warning("mark_skipped", symbol=symbol, reason=quote.error or "no usable price")
                 continue
-            position_mark(symbol=symbol, price=price, at=quote.time or moment)
+            position_mark(book=book, symbol=symbol, price=price, at=quote.time or moment)
             result.marked[symbol] = str(price)
         if broker.sends_real_orders:
-            dry_runs_work_exits(broker=broker, backend=backend, moment=moment)
+            dry_runs_work_exits(broker=broker, book=book, moment=moment)
     flatten = int(settings.TRADE_LABS_RISK.get("flatten_minutes_before_close", 0))
     if flatten and _within_minutes_of_close(result.moment, flatten):
         from .closing import trades_flatten_at_close
 
-        trades_flatten_at_close(alias=alias, at=result.moment)
+        trades_flatten_at_close(book=book, at=result.moment)
     still_open = set(Trade.objects.filter(pk__in=open_before, status=Trade.Status.OPEN).values_list("pk", flat=True))
     result.closed_trades = sorted(open_before - still_open)
-    log.info("book_marked", moment=moment.isoformat(), fills=result.new_fills, closed=len(result.closed_trades))
+    log.info(
+        "book_marked",
+        book=book.name,
+        moment=moment.isoformat(),
+        fills=result.new_fills,
+        closed=len(result.closed_trades),
+    )
     return result
 
 
-def dry_runs_work_exits(*, broker, backend: str, moment: datetime) -> int:
+def dry_runs_work_exits(*, broker, book: Book, moment: datetime) -> int:
     """Dry-run brackets never reached the broker, so nobody works their exits: check each
     open dry-run trade's stop and target against the quote now and fill locally."""
-    trades = list(Trade.objects.filter(status=Trade.Status.OPEN, dry_run=True, backend=backend))
+    trades = list(Trade.objects.filter(book=book, status=Trade.Status.OPEN, dry_run=True))
     if not trades:
         return 0
     quotes = broker.quotes(sorted({t.symbol for t in trades}), at=moment)

@@ -24,7 +24,7 @@ from trading.brokers.base import (
     SafetyError,
 )
 from trading.failpoints import failpoint
-from trading.models import Candidate, Order, PipelineRun, Trade
+from trading.models import Book, Candidate, Order, PipelineRun, Trade
 from trading.scoring import Rejection, ScoringConfig, score_quote
 from trading.symbols import symbol_is_valid
 
@@ -36,7 +36,8 @@ from .book import (
     trade_record_intent,
     trades_record_intents,
 )
-from .risk import RiskBook, RiskConfig, plan_long_entry
+from .books import book_clock_advance, book_clock_refuse_earlier, book_default
+from .risk import RiskConfig, RiskGate, plan_long_entry
 from .runs import current_worker, process_is_gone, run_alive_reason
 from .sync import book_apply_executions, book_sync, orders_recover
 
@@ -44,7 +45,7 @@ log = structlog.get_logger(__name__)
 
 
 class AlreadyRunning(Exception):
-    """Another pipeline run holds the slot for this backend."""
+    """Another pipeline run holds the book's running place, or the slot."""
 
 
 class RunStillRunning(Exception):
@@ -58,7 +59,6 @@ class DatabaseUnavailable(Exception):
 
 @dataclass(frozen=True)
 class RunOptions:
-    alias: str = "default"
     top_n: int | None = None
     spy_only: bool = False
     at: datetime | None = None
@@ -75,8 +75,8 @@ def ensure_paper_mode() -> None:
         )
 
 
-def _slot_taken(slot: str) -> AlreadyRunning | None:
-    holder = PipelineRun.objects.filter(slot=slot).first()
+def _slot_taken(book: Book, slot: str) -> AlreadyRunning | None:
+    holder = PipelineRun.objects.filter(book=book, slot=slot).first()
     if holder is None:
         return None
     if holder.status == PipelineRun.Status.RUNNING:
@@ -85,25 +85,23 @@ def _slot_taken(slot: str) -> AlreadyRunning | None:
 
 
 def run_start(
-    *, backend: str, armed: bool, trigger: str, parameters: dict, slot: str | None = None, broker_alias: str = ""
+    *, book: Book, backend: str, armed: bool, trigger: str, parameters: dict, slot: str | None = None
 ) -> PipelineRun:
-    """Claim the backend's single running place (and the slot, if any), retiring a run whose process died."""
+    """Claim the book's single running place (and the slot, if any), retiring a run whose process died."""
     now = timezone.now()
     lease = timedelta(seconds=settings.TRADE_LABS_RUN_LEASE_SECONDS)
     try:
         with transaction.atomic():
-            if slot and (taken := _slot_taken(slot)):
+            if slot and (taken := _slot_taken(book, slot)):
                 raise taken
-            for running in PipelineRun.objects.select_for_update().filter(
-                backend=backend, status=PipelineRun.Status.RUNNING
-            ):
+            for running in PipelineRun.objects.select_for_update().filter(book=book, status=PipelineRun.Status.RUNNING):
                 dead = process_is_gone(running.parameters.get("worker", {}))
                 expired = running.lease_expires_at is not None and running.lease_expires_at < now
                 if not (dead or expired):
                     # Under READ COMMITTED the slot check above may have run before this
                     # holder committed; now that we waited on its row, name the slot if it holds it.
-                    raise (slot and _slot_taken(slot)) or AlreadyRunning(
-                        f"already running: run {running.short_id} on {backend} started "
+                    raise (slot and _slot_taken(book, slot)) or AlreadyRunning(
+                        f"already running: run {running.short_id} in book {book.name} started "
                         f"{timezone.localtime(running.started_at):%Y-%m-%d %H:%M:%S %Z}; try again when it finishes"
                     )
                 running.status = PipelineRun.Status.FAILED
@@ -113,8 +111,9 @@ def run_start(
                 )
                 running.save(update_fields=["status", "finished_at", "error"])
             return PipelineRun.objects.create(
+                book=book,
                 backend=backend,
-                broker_alias=broker_alias,
+                broker_alias=book.broker_alias,
                 armed=armed,
                 trigger=trigger,
                 slot=slot or None,
@@ -123,8 +122,8 @@ def run_start(
                 parameters={**parameters, "worker": current_worker()},
             )
     except IntegrityError:
-        taken = _slot_taken(slot) if slot else None
-        raise taken or AlreadyRunning(f"already running: another run on {backend} started first") from None
+        taken = _slot_taken(book, slot) if slot else None
+        raise taken or AlreadyRunning(f"already running: another run in book {book.name} started first") from None
 
 
 def run_heartbeat(run: PipelineRun) -> None:
@@ -147,42 +146,59 @@ def run_finish(run: PipelineRun, *, status: str, error: str = "") -> None:
     log.info("run_finished", status=status, error=error or None)
 
 
-def pipeline_run(options: RunOptions | None = None, *, now: datetime | None = None) -> PipelineRun:
-    """Run the pipeline once. Raises SafetyError and a broker's refusal of the moment (both before
-    any record) and AlreadyRunning; everything else is stored on the returned run."""
+def run_configs(book: Book, *, top_n: int | None = None) -> tuple[RiskConfig, ScoringConfig]:
+    """The settings' risk and scoring, with the book's own overrides (a replay's --top, --risk)."""
+    overrides = book.parameters or {}
+    risk = RiskConfig.from_settings(
+        {**settings.TRADE_LABS_RISK, **overrides.get("risk", {})}, top_n=top_n or overrides.get("top_n")
+    )
+    scoring_settings = settings.TRADE_LABS_SCORING
+    if overrides.get("scoring"):
+        scoring_settings = {**scoring_settings, **overrides["scoring"]}
+    return risk, ScoringConfig.from_settings(scoring_settings)
+
+
+def pipeline_run(
+    options: RunOptions | None = None, *, book: Book | None = None, now: datetime | None = None
+) -> PipelineRun:
+    """Run the pipeline once in `book` (default: the default book). Raises SafetyError and a
+    refusal of the moment (both before any record) and AlreadyRunning; everything else is stored
+    on the returned run."""
     options = options or RunOptions()
+    book = book or book_default()
     ensure_paper_mode()
     now = now or timezone.now()
-    backend_name = brokers.name_of(options.alias)
+    backend_name = brokers.name_of(book.broker_alias)
     armed = bool(settings.TRADE_LABS_ARMED)
-    risk = RiskConfig.from_settings(settings.TRADE_LABS_RISK, top_n=options.top_n)
-    scoring = ScoringConfig.from_settings(settings.TRADE_LABS_SCORING)
+    risk, scoring = run_configs(book, top_n=options.top_n)
     parameters = {
-        "alias": options.alias,
+        "book": book.name,
+        "alias": book.broker_alias,
         "top_n": risk.top_n,
         "spy_only": options.spy_only,
         "at": options.at.isoformat() if options.at else None,
         "scanner": settings.TRADE_LABS_SCANNER,
         "risk": {k: str(v) for k, v in risk.__dict__.items()},
     }
-    # A moment the broker cannot trade (the SIM broker's clock has passed it) is refused before
+    # A moment the book or its broker cannot trade (their clock has passed it) is refused before
     # anything is recorded; the broker is asked again, connected, inside the run.
-    brokers.create(options.alias).market_moment(options.at, now)
+    moment, _ = brokers.create_for(book).market_moment(options.at, now)
+    book_clock_refuse_earlier(book=book, at=moment)
     try:
         run = run_start(
+            book=book,
             backend=backend_name,
             armed=armed,
             trigger=options.trigger,
             parameters=parameters,
             slot=options.slot,
-            broker_alias=brokers.canonical_alias(options.alias),
         )
     except DatabaseError as exc:
         raise DatabaseUnavailable(f"database unavailable, nothing was done: {_first_line(exc)}") from None
     structlog.contextvars.bind_contextvars(run_id=str(run.run_id))
-    log.info("run_started", backend=backend_name, armed=armed, trigger=options.trigger)
+    log.info("run_started", book=book.name, backend=backend_name, armed=armed, trigger=options.trigger)
     try:
-        broker = brokers.create(options.alias)
+        broker = brokers.create_for(book)
         with broker:
             _run_steps(run, broker, options=options, risk=risk, scoring=scoring, now=now)
     except DatabaseError as exc:
@@ -226,12 +242,14 @@ def _run_steps(run, broker: BaseBroker, *, options: RunOptions, risk: RiskConfig
     run.dry_run = dry_run
     run.account_id = broker.account_id
     moment, label = broker.market_moment(options.at, now)
+    book_clock_refuse_earlier(book=run.book, at=moment)
     run.market_time, run.market_time_label = moment, label
     run.save(update_fields=["dry_run", "account_id", "market_time", "market_time_label"])
 
     broker.advance_to(moment)
-    orders_recover(broker=broker, backend=run.backend, exclude_run_id=run.run_id)
-    book_sync(broker=broker, backend=run.backend)
+    book_clock_advance(book=run.book, at=moment)
+    orders_recover(broker=broker, book=run.book, exclude_run_id=run.run_id)
+    book_sync(broker=broker, book=run.book)
     run_heartbeat(run)
 
     scanner = settings.TRADE_LABS_SCANNER
@@ -298,6 +316,7 @@ def _score_candidates(run, results, quotes, *, now, scoring, risk: RiskConfig) -
             rows.append(
                 Candidate(
                     run=run,
+                    book_id=run.book_id,
                     symbol=result.symbol,
                     scanner_rank=result.rank,
                     status=Candidate.Status.REJECTED,
@@ -309,6 +328,7 @@ def _score_candidates(run, results, quotes, *, now, scoring, risk: RiskConfig) -
             rows.append(
                 Candidate(
                     run=run,
+                    book_id=run.book_id,
                     symbol=result.symbol,
                     scanner_rank=result.rank,
                     status=Candidate.Status.ACCEPTED,
@@ -373,16 +393,16 @@ def _set_candidate(candidate: Candidate, status: str, reason: str = "") -> None:
 def _execute(run, broker, chosen: list[Candidate], *, risk: RiskConfig, dry_run: bool, moment) -> list[str]:
     """Size each chosen candidate and check it against the risk limits, then execute the
     brackets that pass. Returns the problems, one line per failed candidate."""
-    book = RiskBook(config=risk, dry_run=dry_run, now=moment)
+    gate = RiskGate(book=run.book, config=risk, dry_run=dry_run, now=moment)
     planned, skipped = [], []
     for candidate in chosen:
         plan = plan_long_entry(ask=candidate.ask, config=risk)
-        refusal = plan if isinstance(plan, str) else book.refusal(symbol=candidate.symbol, plan=plan)
+        refusal = plan if isinstance(plan, str) else gate.refusal(symbol=candidate.symbol, plan=plan)
         if refusal:
             _mark_candidate(candidate, Candidate.Status.SKIPPED, refusal)
             skipped.append(candidate)
             continue
-        book.accept(symbol=candidate.symbol, plan=plan)
+        gate.accept(symbol=candidate.symbol, plan=plan)
         planned.append(_Bracket(candidate, _bracket_for(run, candidate, plan)))
     # One statement for the refusals (names already held, limits reached), not one commit each.
     Candidate.objects.bulk_update(skipped, ["status", "reason"])
@@ -597,9 +617,10 @@ def pipeline_retry(*, run_id, now: datetime | None = None) -> PipelineRun:
             f"run {run.short_id} is still running ({alive}); retry when it has finished, or once its "
             "process has stopped and its lease has run out"
         )
-    with brokers.create(run_broker_alias(run)) as broker:
-        result = orders_recover(broker=broker, backend=run.backend)
-        book_sync(broker=broker, backend=run.backend)
+    run_broker_alias(run)
+    with brokers.create_for(run.book) as broker:
+        result = orders_recover(broker=broker, book=run.book)
+        book_sync(broker=broker, book=run.book)
     log.info("run_retried", run_id=str(run.run_id), **result)
     return run
 

@@ -80,12 +80,13 @@ def plan_long_entry(*, ask: Decimal, config: RiskConfig) -> EntryPlan | str:
     return EntryPlan(quantity=quantity, entry=ask, stop=stop, target=target)
 
 
-class RiskBook:
-    """Limits measured once at the start of execution and updated as entries are accepted."""
+class RiskGate:
+    """One book's limits, measured once at the start of execution and updated as entries are accepted."""
 
-    def __init__(self, *, config: RiskConfig, dry_run: bool, now: datetime):
+    def __init__(self, *, book, config: RiskConfig, dry_run: bool, now: datetime):
         self.config = config
-        live = Trade.objects.filter(status__in=[Trade.Status.PENDING, Trade.Status.OPEN], dry_run=dry_run)
+        self.book = book
+        live = Trade.objects.filter(book=book, status__in=[Trade.Status.PENDING, Trade.Status.OPEN], dry_run=dry_run)
         self.open_symbols = set(live.values_list("symbol", flat=True))
         self.open_count = len(self.open_symbols)
         self.gross_exposure = self._gross_exposure(live, dry_run)
@@ -93,15 +94,15 @@ class RiskBook:
         day_start = datetime.combine(today, datetime.min.time(), tzinfo=sessions.NEW_YORK)
         realized = (
             Trade.objects.filter(
-                status=Trade.Status.CLOSED, dry_run=dry_run, exit_time__gte=day_start, exit_time__lte=now
+                book=book, status=Trade.Status.CLOSED, dry_run=dry_run, exit_time__gte=day_start, exit_time__lte=now
             ).aggregate(total=Sum("realized_pnl"))["total"]
             or ZERO
         )
-        unrealized = ZERO if dry_run else (Position.objects.aggregate(total=Sum("unrealized_pnl"))["total"] or ZERO)
+        positions = Position.objects.filter(book=book)
+        unrealized = ZERO if dry_run else (positions.aggregate(total=Sum("unrealized_pnl"))["total"] or ZERO)
         self.day_pnl = realized + min(unrealized, ZERO)
 
-    @staticmethod
-    def _gross_exposure(live, dry_run: bool) -> Decimal:
+    def _gross_exposure(self, live, dry_run: bool) -> Decimal:
         pending = sum(
             (t.quantity * (t.entry_price or t.stop_price or ZERO) for t in live.filter(Q(status=Trade.Status.PENDING))),
             ZERO,
@@ -109,7 +110,10 @@ class RiskBook:
         if dry_run:
             held = sum((t.quantity * (t.entry_price or ZERO) for t in live.filter(status=Trade.Status.OPEN)), ZERO)
         else:
-            held = sum((abs(p.quantity) * p.average_cost for p in Position.objects.exclude(quantity=0)), ZERO)
+            held = sum(
+                (abs(p.quantity) * p.average_cost for p in Position.objects.filter(book=self.book).exclude(quantity=0)),
+                ZERO,
+            )
         return pending + held
 
     @property

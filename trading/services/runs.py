@@ -57,7 +57,7 @@ def run_alive_reason(run: PipelineRun, *, now: datetime | None = None) -> str:
     return ""
 
 
-def runs_alive(*, backend: str, now: datetime | None = None) -> list[PipelineRun]:
-    """The runs on this backend that still own their orders."""
-    running = PipelineRun.objects.filter(backend=backend, status=PipelineRun.Status.RUNNING)
+def runs_alive(*, book, now: datetime | None = None) -> list[PipelineRun]:
+    """The book's runs that still own their orders."""
+    running = PipelineRun.objects.filter(book=book, status=PipelineRun.Status.RUNNING)
     return [run for run in running if run_alive_reason(run, now=now)]

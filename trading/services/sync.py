@@ -9,7 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from trading.brokers.base import BaseBroker, BrokerError, Execution
-from trading.models import Order
+from trading.models import Book, Order
 
 from .book import fills_record, order_apply_state, order_apply_states, order_mark
 from .runs import runs_alive
@@ -25,20 +25,20 @@ def book_apply_executions(*, executions: list[Execution]) -> int:
     )
 
 
-def book_sync(*, broker: BaseBroker, backend: str, since: datetime | None = None) -> int:
-    """Pull executions and the states of our open orders from the broker into the book.
+def book_sync(*, broker: BaseBroker, book: Book, since: datetime | None = None) -> int:
+    """Pull executions and the states of the book's open orders from its broker into the book.
 
     The broker ids the book recorded go with the request, so a report that comes back
     without our ref (IB through a proxy) still lands on the order it belongs to."""
     awaiting_fills = dict(
-        Order.objects.filter(backend=backend, dry_run=False, filled_quantity__lt=F("quantity"))
+        Order.objects.filter(book=book, dry_run=False, filled_quantity__lt=F("quantity"))
         .exclude(broker_order_id="")
         .exclude(status__in=[Order.Status.CANCELLED, Order.Status.REJECTED, Order.Status.NOT_SENT])
         .values_list("broker_order_id", "client_order_ref")
     )
     new_fills = book_apply_executions(executions=broker.executions(since=since, broker_order_ids=awaiting_fills))
     open_orders = dict(
-        Order.objects.filter(backend=backend, dry_run=False, status__in=Order.OPEN_STATUSES)
+        Order.objects.filter(book=book, dry_run=False, status__in=Order.OPEN_STATUSES)
         .exclude(status=Order.Status.INTENT)
         .values_list("client_order_ref", "broker_order_id")
     )
@@ -50,7 +50,7 @@ def book_sync(*, broker: BaseBroker, backend: str, since: datetime | None = None
     return new_fills
 
 
-def orders_recover(*, broker: BaseBroker, backend: str, exclude_run_id=None) -> dict:
+def orders_recover(*, broker: BaseBroker, book: Book, exclude_run_id=None) -> dict:
     """Resolve intents never acknowledged: adopt what the broker holds, release what it never got.
 
     This is what makes a crash between "intent recorded" and "acknowledgement recorded"
@@ -61,10 +61,10 @@ def orders_recover(*, broker: BaseBroker, backend: str, exclude_run_id=None) -> 
     left to their sender, who may still send them.
     """
     now = timezone.now()
-    pending = Order.objects.filter(backend=backend, dry_run=False, status=Order.Status.INTENT)
+    pending = Order.objects.filter(book=book, dry_run=False, status=Order.Status.INTENT)
     if exclude_run_id is not None:
         pending = pending.exclude(run__run_id=exclude_run_id)
-    pending = pending.exclude(run__in=runs_alive(backend=backend, now=now))
+    pending = pending.exclude(run__in=runs_alive(book=book, now=now))
     lease = timedelta(seconds=settings.TRADE_LABS_RUN_LEASE_SECONDS)
     pending = pending.exclude(leg=Order.Leg.EXIT, created_at__gt=now - lease)
     refs = list(pending.values_list("client_order_ref", flat=True))

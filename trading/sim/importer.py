@@ -21,6 +21,8 @@ from trading.symbols import InvalidSymbol, symbol_clean
 
 from .models import Bar, BarImport
 
+DEFAULT_BAR_SET = "imported"
+
 DAY_SECONDS = 86_400
 MAX_PRICE = Decimal("1e9")
 PRICE_TICK = Decimal("0.0001")
@@ -254,7 +256,12 @@ def _symbol_from_path(path: Path) -> str:
 
 
 def bars_import(
-    *, path: str, symbol: str | None = None, tz: str = "America/New_York", skip_bad_rows: bool = False
+    *,
+    path: str,
+    symbol: str | None = None,
+    tz: str = "America/New_York",
+    skip_bad_rows: bool = False,
+    bar_set: str = DEFAULT_BAR_SET,
 ) -> BarImport:
     """Import one CSV file; the returned BarImport says what happened and why.
 
@@ -262,7 +269,7 @@ def bars_import(
     whether the file is refused), the second stores the bars in batches, all in one transaction:
     a refused file stores no bar."""
     source = Path(path)
-    record = BarImport(source=str(source)[-500:])
+    record = BarImport(source=str(source)[-500:], bar_set=bar_set)
     try:
         if symbol is not None:
             symbol = symbol_clean(symbol)
@@ -284,7 +291,9 @@ def bars_import(
         record.save()
         return record
     with transaction.atomic():
-        writer = _BarWriter(symbol=record.symbol, interval_seconds=checked.interval_seconds, source=source.name)
+        writer = _BarWriter(
+            bar_set=bar_set, symbol=record.symbol, interval_seconds=checked.interval_seconds, source=source.name
+        )
         stored = parse_bars(source, symbol=symbol, tz=zone, on_bar=writer.add)
         writer.flush()
         if stored.rows_good != checked.rows_good:
@@ -301,7 +310,8 @@ class _BarWriter:
 
     BATCH_BARS = 2000
 
-    def __init__(self, *, symbol: str, interval_seconds: int, source: str):
+    def __init__(self, *, bar_set: str, symbol: str, interval_seconds: int, source: str):
+        self.bar_set = bar_set
         self.symbol, self.interval_seconds, self.source = symbol, interval_seconds, source[:200]
         self.pending: list[Bar] = []
         self.written = 0
@@ -309,6 +319,7 @@ class _BarWriter:
     def add(self, bar: ParsedBar) -> None:
         self.pending.append(
             Bar(
+                bar_set=self.bar_set,
                 symbol=self.symbol,
                 interval_seconds=self.interval_seconds,
                 start=bar.start,
@@ -329,7 +340,7 @@ class _BarWriter:
         Bar.objects.bulk_create(
             self.pending,
             update_conflicts=True,
-            unique_fields=["symbol", "interval_seconds", "start"],
+            unique_fields=["bar_set", "symbol", "interval_seconds", "start"],
             update_fields=["open", "high", "low", "close", "volume", "source"],
         )
         self.written += len(self.pending)

@@ -10,7 +10,8 @@ Every price is a pure function of (seed, symbol, time):
 The same seed and moment always give the same quotes, on any machine, so any run can be
 replayed. Floats live only inside the generator; what leaves it is quantized Decimal.
 
-When bars have been imported (`manage.py import_bars`), the market replays them instead.
+Imported bars (`manage.py import_bars --into SET`) form named markets of their own: a SIM book
+whose market is that set replays them; every other book keeps its own market.
 """
 
 import math
@@ -28,6 +29,7 @@ from trading.brokers.base import Quote
 from trading.money import CENT, to_price
 
 SPY = "SPY"
+SYNTHETIC = "synthetic"
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # Share of the day's volume traded by each point of the session: the familiar U shape.
 _DEFECT_RATE = 0.003
@@ -258,13 +260,14 @@ class BarMarket(PathMarket):
     source = "bars"
     DEFAULT_SPREAD_BPS = 4.0
 
-    def __init__(self, symbols: list[str]):
+    def __init__(self, bar_set: str, symbols: list[str]):
+        self.bar_set = bar_set
         self.symbols = tuple(sorted(symbols))
         self._symbol_set = frozenset(self.symbols)
         self._paths: dict[tuple[str, date], DayPath | None] = {}
 
     def label(self) -> str:
-        return f"imported bars, {len(self.symbols)} symbols"
+        return f"bar set {self.bar_set!r}, {len(self.symbols)} symbols"
 
     def day_path(self, symbol: str, day: date) -> DayPath | None:
         key = (symbol, day)
@@ -278,14 +281,15 @@ class BarMarket(PathMarket):
         current = sessions.session(day)
         minutes = current.minutes
         day_start = datetime.combine(day, datetime.min.time(), tzinfo=sessions.NEW_YORK)
+        in_set = Bar.objects.filter(bar_set=self.bar_set, symbol=symbol)
         bars = list(
-            Bar.objects.filter(symbol=symbol, start__gte=day_start, start__lt=day_start + timedelta(days=1)).order_by(
+            in_set.filter(start__gte=day_start, start__lt=day_start + timedelta(days=1)).order_by(
                 "interval_seconds", "start"
             )
         )
         if not bars:
             return None
-        previous = Bar.objects.filter(symbol=symbol, start__lt=day_start).order_by("-start").first()
+        previous = in_set.filter(start__lt=day_start).order_by("-start").first()
         intraday = [b for b in bars if b.interval_seconds < 86_400]
         if intraday:
             mid, volume = self._intraday(current, intraday, minutes)
@@ -320,16 +324,25 @@ class BarMarket(PathMarket):
         return mid, np.cumsum(volume)
 
 
-def market_for(*, seed: int, universe_size: int) -> PathMarket:
-    """The imported bars when any exist, else the synthetic market; cached per process."""
-    from .models import Bar
+class UnknownBarSet(ValueError):
+    """A book names a bar set that holds no bars."""
 
-    bar_symbols = list(Bar.objects.order_by("symbol").values_list("symbol", flat=True).distinct())
-    if bar_symbols:
-        key = ("bars", tuple(bar_symbols), Bar.objects.count())
+
+def market_for(*, seed: int, universe_size: int, bar_set: str | None = None) -> PathMarket:
+    """The synthetic market of `seed`, or the named set of imported bars; cached per process
+    (a bar set's cache is renewed when an import changes it)."""
+    if bar_set and bar_set != SYNTHETIC:
+        from .models import Bar
+
+        in_set = Bar.objects.filter(bar_set=bar_set)
+        bar_symbols = list(in_set.order_by("symbol").values_list("symbol", flat=True).distinct())
+        if not bar_symbols:
+            raise UnknownBarSet(f"bar set {bar_set!r} holds no bars; import some with import_bars --into {bar_set}")
+        key = ("bars", bar_set, tuple(bar_symbols), in_set.count())
         if key not in _MARKETS:
-            _MARKETS.clear()
-            _MARKETS[key] = BarMarket(bar_symbols)
+            for stale in [k for k in _MARKETS if k[:2] == ("bars", bar_set)]:
+                del _MARKETS[stale]
+            _MARKETS[key] = BarMarket(bar_set, bar_symbols)
         return _MARKETS[key]
     key = ("synthetic", seed, universe_size)
     if key not in _MARKETS:

@@ -92,8 +92,9 @@ class SimPosition(models.Model):
 
 
 class Bar(models.Model):
-    """An imported OHLCV bar; when bars exist, the SIM market replays them instead of its synthetic paths."""
+    """An imported OHLCV bar in a named set; a SIM book whose market is that set replays them."""
 
+    bar_set = models.CharField(max_length=64, default="imported", help_text="The named market the bar belongs to.")
     symbol = models.CharField(max_length=16)
     interval_seconds = models.PositiveIntegerField(help_text="86400 for daily bars.")
     start = models.DateTimeField()
@@ -105,9 +106,11 @@ class Bar(models.Model):
     source = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        ordering = ["symbol", "start"]
+        ordering = ["bar_set", "symbol", "start"]
         constraints = [
-            models.UniqueConstraint(fields=["symbol", "interval_seconds", "start"], name="one_bar_per_slot"),
+            models.UniqueConstraint(
+                fields=["bar_set", "symbol", "interval_seconds", "start"], name="one_bar_per_set_slot"
+            ),
             models.CheckConstraint(
                 condition=Q(low__lte=models.F("high"))
                 & Q(low__gt=0)
@@ -133,6 +136,7 @@ class BarImport(models.Model):
         REJECTED = "rejected", "Rejected (nothing written)"
 
     source = models.CharField(max_length=500)
+    bar_set = models.CharField(max_length=64, default="imported")
     symbol = models.CharField(max_length=16, blank=True)
     layout = models.CharField(max_length=32, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices)

@@ -1,4 +1,4 @@
-"""python manage.py reconcile [--json] [--backend ALIAS]
+"""python manage.py reconcile [--json] [--book NAME | --backend ALIAS]
 
 Exit code 0 when clean, 1 when discrepancies are found, 2 when the broker could not be
 reached, so cron or the scheduler can alert on it.
@@ -7,12 +7,11 @@ reached, so cron or the scheduler can alert on it.
 import json
 import sys
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from reconciliation.models import ReconciliationRun
 from reconciliation.services import reconciliation_run, reconciliation_summary
-from trading.cli import table
+from trading.cli import add_book_arguments, book_from_options, table
 
 EXIT_CODES = {
     ReconciliationRun.Status.CLEAN: 0,
@@ -26,10 +25,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
-        parser.add_argument("--backend", choices=[a for a in settings.BROKERS if a != "default"])
+        add_book_arguments(parser)
 
     def handle(self, *args, **options):
-        run = reconciliation_run(alias=options["backend"] or "default")
+        run = reconciliation_run(book=book_from_options(options))
         summary = reconciliation_summary(run)
         if options["json"]:
             self.stdout.write(json.dumps(summary, indent=2))
@@ -40,7 +39,10 @@ class Command(BaseCommand):
             sys.exit(code)
 
     def _render(self, summary: dict) -> str:
-        lines = [f"Reconciliation {summary['run_id']}  backend={summary['backend']}  status={summary['status']}"]
+        lines = [
+            f"Reconciliation {summary['run_id']}  book={summary['book']}  backend={summary['backend']}  "
+            f"status={summary['status']}"
+        ]
         if summary["error"]:
             return "\n".join([*lines, summary["error"]]) + "\n"
         positions = summary["positions"]

@@ -1,4 +1,4 @@
-"""python manage.py report [--date YYYY-MM-DD] [--json]"""
+"""python manage.py report [--date YYYY-MM-DD] [--book NAME] [--json]"""
 
 import json
 
@@ -8,7 +8,7 @@ from reporting.rendering import human_duration
 from reporting.selectors import today_new_york
 from reporting.services import report_generate
 from trading import sessions
-from trading.cli import parse_day
+from trading.cli import add_book_arguments, book_from_options, parse_day
 
 
 class Command(BaseCommand):
@@ -17,20 +17,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--date", help="Trading date YYYY-MM-DD (default: today in New York).")
         parser.add_argument("--json", action="store_true", help="Print the metrics as one JSON object.")
+        add_book_arguments(parser, backend=False)
 
     def handle(self, *args, **options):
+        book = book_from_options(options)
         day = parse_day(options["date"], option="--date") or today_new_york()
         if options["date"] and not sessions.is_session(day):
             raise CommandError(
                 f"--date {day.isoformat()} ({day:%A}) is not an NYSE session (a weekend or market holiday): "
                 "nothing trades that day, so there is no daily report to make"
             )
-        report = report_generate(day=day)
+        report = report_generate(book=book, day=day)
         m = report.metrics
         if options["json"]:
             self.stdout.write(json.dumps(m, indent=2))
             return
-        self.stdout.write(f"Daily report {day.isoformat()} (New York)")
+        self.stdout.write(f"Daily report {day.isoformat()} (New York), book {book.name}")
         self.stdout.write(
             f"Closed trades: {m['trade_count']} ({m['wins']} wins, {m['losses']} losses, {m['breakevens']} breakeven)"
         )
@@ -40,5 +42,10 @@ class Command(BaseCommand):
             f"Max drawdown: {m['max_drawdown']}  median holding time: {human_duration(m['median_holding_time'])}"
         )
         self.stdout.write(f"Open trades: {m['open_trades']} (unrealized {m['unrealized_pnl']})")
+        if m.get("equity") is not None:
+            self.stdout.write(
+                f"Equity at the close: {m['equity']}  drawdown of the equity curve: {m['equity_max_drawdown_pct']}%  "
+                f"Sharpe (daily equity): {m['equity_sharpe_ratio']}"
+            )
         self.stdout.write(f"Written: {report.markdown_path}")
         self.stdout.write(f"         {report.csv_path}")

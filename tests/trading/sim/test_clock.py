@@ -12,6 +12,7 @@ from trading.brokers import brokers
 from trading.models import Fill, PipelineRun, Trade
 from trading.schedule.models import Job, JobSlot
 from trading.schedule.services import job_run
+from trading.services.books import book_named
 from trading.services.closing import trade_close
 from trading.services.marking import book_mark
 from trading.services.pipeline import RunOptions, pipeline_run
@@ -119,7 +120,7 @@ def test_another_book_keeps_its_own_clock(book_marked_to_tuesday, settings, morn
         **settings.BROKERS,
         "replay": {**settings.BROKERS["sim"], "OPTIONS": {**settings.BROKERS["sim"]["OPTIONS"], "account": "SIM-2"}},
     }
-    run = pipeline_run(RunOptions(alias="replay", at=morning))
+    run = pipeline_run(book=book_named("replay"), options=RunOptions(at=morning))
     assert run.status == PipelineRun.Status.SUCCEEDED, run.error
 
 

@@ -1,4 +1,4 @@
-"""python manage.py close_trade TRADE_ID [--at ISO-TIME]"""
+"""python manage.py close_trade TRADE_ID [--book NAME] [--at ISO-TIME]"""
 
 import json
 
@@ -20,12 +20,17 @@ class Command(BaseCommand):
         parser.add_argument("trade_id", type=int)
         parser.add_argument("--at", help="Market moment (SIM); without offset read as New York time.")
         parser.add_argument("--json", action="store_true", help="Print the closed trade as one JSON object.")
+        parser.add_argument(
+            "--book", help="The book the trade must belong to (a check: a trade closes in its own book)."
+        )
 
     def handle(self, *args, **options):
         try:
             trade = Trade.objects.get(pk=options["trade_id"])
         except Trade.DoesNotExist:
             raise CommandError(f"no trade {options['trade_id']}") from None
+        if options["book"] and trade.book.name != options["book"]:
+            raise CommandError(f"trade {trade.pk} belongs to book {trade.book.name!r}, not --book {options['book']!r}")
         try:
             trade = trade_close(trade_id=trade.pk, at=parse_moment(options["at"]))
         except (TradeNotOpen, CloseRefused, BrokerError) as exc:

@@ -1,12 +1,11 @@
-"""python manage.py mark [--at ISO-TIME] [--backend ALIAS] [--json]"""
+"""python manage.py mark [--at ISO-TIME] [--book NAME | --backend ALIAS] [--json]"""
 
 import json
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from trading.brokers.base import BrokerError
-from trading.cli import ny, parse_moment
+from trading.cli import add_book_arguments, book_from_options, ny, parse_moment
 from trading.services.marking import book_mark
 
 
@@ -15,12 +14,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--at", help="Market moment (ISO time; without offset read as New York time).")
-        parser.add_argument("--backend", choices=[a for a in settings.BROKERS if a != "default"])
+        add_book_arguments(parser)
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
         try:
-            result = book_mark(alias=options["backend"] or "default", at=parse_moment(options["at"]))
+            result = book_mark(book=book_from_options(options), at=parse_moment(options["at"]))
         except BrokerError as exc:
             raise CommandError(str(exc)) from None
         if options["json"]:

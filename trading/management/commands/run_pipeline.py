@@ -1,14 +1,13 @@
-"""python manage.py run_pipeline [--backend sim|ib] [--top N] [--spy-only] [--at ISO-TIME] [--json]"""
+"""python manage.py run_pipeline [--book NAME | --backend sim|ib] [--top N] [--spy-only] [--at ISO-TIME] [--json]"""
 
 import json
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from trading.brokers import InvalidBrokerError
 from trading.brokers.base import BrokerError, SafetyError
-from trading.cli import ny, parse_moment, table
+from trading.cli import add_book_arguments, book_from_options, ny, parse_moment, table
 from trading.models import PipelineRun
 from trading.selectors import run_summary
 from trading.services.pipeline import (
@@ -26,11 +25,7 @@ class Command(BaseCommand):
     help = "Scan the market, score the candidates and execute the top N as bracket orders."
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--backend",
-            choices=[a for a in settings.BROKERS if a != "default"],
-            help="Broker alias (default: TRADE_LABS_EXECUTION_BACKEND).",
-        )
+        add_book_arguments(parser)
         parser.add_argument("--top", type=int, help="How many candidates to execute (default from settings).")
         parser.add_argument("--spy-only", action="store_true", help="Scan a one-symbol universe: SPY.")
         parser.add_argument("--at", help="Market moment (ISO time; without offset read as New York time).")
@@ -50,8 +45,8 @@ class Command(BaseCommand):
             raise CommandError("--top must be at least 1")
         if options["retry"]:
             return self._retry(options)
+        book = book_from_options(options)
         run_options = RunOptions(
-            alias=options["backend"] or "default",
             top_n=options["top"],
             spy_only=options["spy_only"],
             at=parse_moment(options["at"]),
@@ -59,7 +54,7 @@ class Command(BaseCommand):
             slot=options["slot"],
         )
         try:
-            run = pipeline_run(run_options)
+            run = pipeline_run(run_options, book=book)
         except SafetyError as exc:
             raise CommandError(f"refused: {exc}") from None
         except (AlreadyRunning, DatabaseUnavailable, BrokerError) as exc:
@@ -85,6 +80,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"run {run.short_id} traded through broker {alias!r}: it is retried there, not on {options['backend']!r}"
             )
+        if options["book"] and options["book"] != run.book.name:
+            raise CommandError(f"run {run.short_id} belongs to book {run.book.name!r}, not --book {options['book']!r}")
         try:
             run = pipeline_retry(run_id=run.run_id)
         except SafetyError as exc:
@@ -100,7 +97,7 @@ class Command(BaseCommand):
     def _render(self, run: PipelineRun, summary: dict) -> str:
         counts = summary["counts"]
         lines = [
-            f"Run {summary['run_id']}  status={run.status}  backend={run.backend}  mode={run.mode}  "
+            f"Run {summary['run_id']}  book={run.book.name}  status={run.status}  backend={run.backend}  mode={run.mode}  "
             f"armed={'yes' if run.armed else 'no'}{'  DRY RUN' if run.dry_run else ''}",
             f"Market moment: {ny(run.market_time)}  ({run.market_time_label})",
             f"Scanned {counts['scanned']}  scored {counts['scored']}  rejected {counts['rejected']}  executed {counts['executed']}",
