@@ -123,7 +123,12 @@ def slots_expire_abandoned(*, book: Book, now: datetime) -> int:
 
 
 def job_run(
-    *, job: str, book: Book | None = None, intended: datetime | None = None, now: datetime | None = None
+    *,
+    job: str,
+    book: Book | None = None,
+    intended: datetime | None = None,
+    now: datetime | None = None,
+    config: ScheduleConfig | None = None,
 ) -> JobOutcome:
     """Run `job` in `book` (default: the default book) for the slot that a firing meant for
     `intended` (default: now) stands for, at most once. A replay calls this with `now` on the
@@ -138,7 +143,7 @@ def job_run(
         raise ValueError(f"unknown job {job!r}; known: {', '.join(ALL_JOBS)}")
     now = now or timezone.now()
     book = book or book_default()
-    config = ScheduleConfig.from_settings()
+    config = config or ScheduleConfig.from_settings()
     slots_expire_abandoned(book=book, now=now)
     fired_for = intended or now
     occurrence = occurrence_due(job=job, moment=fired_for, config=config)

@@ -51,7 +51,8 @@ def book_mark(*, book: Book | None = None, at: datetime | None = None, now: date
             result.marked[symbol] = str(price)
         if broker.sends_real_orders:
             dry_runs_work_exits(broker=broker, book=book, moment=moment)
-    flatten = int(settings.TRADE_LABS_RISK.get("flatten_minutes_before_close", 0))
+    risk = {**settings.TRADE_LABS_RISK, **(book.parameters or {}).get("risk", {})}
+    flatten = int(risk.get("flatten_minutes_before_close", 0))
     if flatten and _within_minutes_of_close(result.moment, flatten):
         from .closing import trades_flatten_at_close
 

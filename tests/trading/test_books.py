@@ -1,0 +1,143 @@
+"""Books side by side: their own positions, P&L, clocks and markets; replay through the real schedule."""
+
+from datetime import UTC, date, datetime
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from reporting.metrics import Period
+from reporting.models import DailyReport, DailySnapshot
+from reporting.selectors import stats_summary
+from trading.models import Book, Position, Trade
+from trading.schedule.models import JobSlot
+from trading.brokers.base import BrokerError
+from trading.services.books import book_create, book_default
+from trading.services.marking import book_mark
+from trading.services.pipeline import RunOptions, pipeline_run
+from trading.services.replay import replay_run
+
+pytestmark = pytest.mark.django_db
+
+
+def test_migrate_leaves_a_book_per_configured_backend():
+    assert {"sim", "ib"} <= set(Book.objects.values_list("name", flat=True)) or book_default().name == "sim"
+    assert book_default().broker_alias == "sim"
+
+
+def test_two_sim_books_trade_the_same_symbols_without_sharing_positions(morning):
+    other = book_create(name="other", broker_alias="sim")
+    first = pipeline_run(RunOptions(at=morning))
+    second = pipeline_run(RunOptions(at=morning), book=other)
+    ours = set(first.trades.values_list("symbol", flat=True))
+    theirs = set(second.trades.values_list("symbol", flat=True))
+    assert ours and ours == theirs, "the same market and settings choose the same names in both books"
+    for symbol in ours:
+        assert Position.objects.filter(symbol=symbol).count() == 2
+        assert (
+            Position.objects.get(book=other, symbol=symbol).quantity
+            == Trade.objects.get(book=other, symbol=symbol).quantity
+        )
+    assert stats_summary(book=other, period=Period.all_time())["open_trades"] == len(theirs)
+    assert stats_summary(book=book_default(), period=Period.all_time())["open_trades"] == len(ours)
+
+
+def test_a_moment_before_the_books_clock_is_refused_with_the_hint(morning, close_of_day):
+    book_mark(at=close_of_day)
+    with pytest.raises(BrokerError, match="replay into a new book"):
+        pipeline_run(RunOptions(at=morning))
+    with pytest.raises(CommandError, match="replay into a new book"):
+        call_command("mark", "--at", "2026-11-20T10:00", stdout=StringIO())
+    fresh = book_create(name="fresh", broker_alias="sim")
+    assert pipeline_run(RunOptions(at=morning), book=fresh).status != "failed"
+
+
+def test_stats_month_counts_runs_by_market_time(morning):
+    pipeline_run(RunOptions(at=morning))  # 2026-11-20 market time, whatever the wall clock says
+    assert stats_summary(book=book_default(), period=Period.month(2026, 11))["runs"] == 1
+    assert stats_summary(book=book_default(), period=Period.month(2026, 12))["runs"] == 0
+
+
+def _replay(name: str, start: date, end: date) -> Book:
+    book = Book.objects.filter(name=name).first() or book_create(name=name, broker_alias="sim")
+    replay_run(book=book, start=start, end=end)
+    return book
+
+
+def _fingerprint(book: Book) -> list:
+    return list(
+        Trade.objects.filter(book=book)
+        .order_by("entry_time", "symbol")
+        .values_list("symbol", "quantity", "entry_price", "entry_time", "exit_price", "exit_time", "realized_pnl")
+    )
+
+
+@pytest.mark.slow
+def test_replay_is_deterministic_and_runs_every_scheduled_job():
+    one = _replay("one", date(2026, 11, 16), date(2026, 11, 17))
+    two = _replay("two", date(2026, 11, 16), date(2026, 11, 17))
+    assert _fingerprint(one) and _fingerprint(one) == _fingerprint(two)
+    slots = JobSlot.objects.filter(book=one)
+    assert set(slots.values_list("job", flat=True)) == {"opening_scan", "midday_scan", "mark", "reconcile", "report"}
+    assert not slots.exclude(status=JobSlot.Status.DONE).exists()
+    assert DailyReport.objects.filter(book=one).count() == 2
+    assert DailySnapshot.objects.filter(book=one).count() == 2
+    same = ("net_pnl", "trade_count", "win_rate", "max_drawdown", "sharpe_ratio", "equity_end",
+            "equity_max_drawdown_pct", "equity_sharpe_ratio", "unrealized_pnl", "open_trades", "runs")  # fmt: skip
+    first, second = (stats_summary(book=b, period=Period.all_time()) for b in (one, two))
+    assert {k: first[k] for k in same} == {k: second[k] for k in same}
+
+
+@pytest.mark.slow
+def test_a_replay_continued_over_a_longer_range_does_nothing_twice():
+    book = _replay("resume", date(2026, 11, 16), date(2026, 11, 16))
+    done = JobSlot.objects.filter(book=book).count()
+    result = replay_run(book=book, start=date(2026, 11, 16), end=date(2026, 11, 17))
+    assert result.jobs_already_done == done
+    whole = _replay("whole", date(2026, 11, 16), date(2026, 11, 17))
+    assert _fingerprint(book) == _fingerprint(whole), "stopping and continuing changes nothing"
+
+
+@pytest.mark.slow
+def test_a_past_days_report_shows_what_was_open_at_that_close_with_that_close_marks():
+    book = _replay("asof", date(2026, 11, 16), date(2026, 11, 18))
+    close = datetime(2026, 11, 16, 21, 0, tzinfo=UTC)  # 16:00 New York
+    open_then = set(
+        Trade.objects.filter(book=book, entry_time__lte=close)
+        .exclude(exit_time__lte=close)
+        .values_list("pk", flat=True)
+    )
+    report = DailyReport.objects.get(book=book, day=date(2026, 11, 16))
+    listed = {row["id"] for row in report.metrics["open_trade_list"]}
+    assert listed == open_then
+    snapshot = DailySnapshot.objects.get(book=book, day=date(2026, 11, 16))
+    assert all(row["marked_at"].startswith("2026-11-16T15:59") for row in snapshot.positions if row["mark_price"])
+
+
+@pytest.mark.slow
+def test_replay_command_makes_the_book_and_prints_its_stats_as_json():
+    import json
+
+    out = StringIO()
+    call_command(
+        "replay", "--from", "2026-11-16", "--to", "2026-11-16", "--book", "cli", "--top", "2", "--json", stdout=out
+    )
+    payload = json.loads(out.getvalue())
+    assert payload["book"] == "cli" and payload["sessions"] == 1 and payload["stats"]["book"] == "cli"
+    assert Book.objects.get(name="cli").parameters == {"top_n": 2}
+    with pytest.raises(CommandError, match="only a SIM book replays"):
+        call_command("replay", "--from", "2026-11-16", "--to", "2026-11-16", "--book", "ib", stdout=StringIO())
+    with pytest.raises(CommandError, match="no NYSE session"):
+        call_command("replay", "--from", "2026-11-21", "--to", "2026-11-22", "--book", "cli", stdout=StringIO())
+
+
+def test_stats_compares_two_books_side_by_side(morning):
+    book_create(name="other", broker_alias="sim")
+    pipeline_run(RunOptions(at=morning))
+    out = StringIO()
+    call_command("stats", "--book", "sim", "--book", "other", stdout=out)
+    header = out.getvalue().splitlines()[0]
+    assert "sim" in header and "other" in header
+    with pytest.raises(CommandError, match="no book named 'nope'"):
+        call_command("stats", "--book", "nope", stdout=StringIO())

@@ -1,0 +1,116 @@
+"""Replay: drive a book through past NYSE sessions with the scheduler's own plan and jobs.
+
+Every occurrence of the schedule (09:30 and 12:00 scans, marks every N minutes, 16:00
+reconciliation, 17:00 report) goes through `job_run`, the function django-q2's tasks call, with
+`now` set to the occurrence's moment on the book's simulated clock. So a replay decides, trades,
+records and reports exactly as the scheduler would have on those days, and each slot is claimed
+once: a replay stopped at any point (Ctrl-C, SIGKILL) is continued by the next one from where the
+slots say it got to, with nothing done twice.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import structlog
+from django.db import transaction
+
+from trading import sessions
+from trading.models import Book, PipelineRun
+from trading.schedule.models import JobSlot
+from trading.schedule.plan import ScheduleConfig
+from trading.schedule.selectors import plan_between
+from trading.schedule.services import JobOutcome, job_run
+
+from .runs import process_is_gone
+
+log = structlog.get_logger(__name__)
+
+
+class ReplayRefused(Exception):
+    """The range cannot be replayed into this book."""
+
+
+@dataclass
+class ReplayResult:
+    book: Book
+    sessions: int = 0
+    jobs_run: int = 0
+    jobs_already_done: int = 0
+    interrupted_recovered: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def replay_check(*, book: Book, start: date, end: date) -> None:
+    """A replay needs a simulated book and a range of sessions."""
+    from trading.brokers import brokers
+
+    if brokers.backend_class(book.broker_alias).sends_real_orders:
+        raise ReplayRefused(f"book {book.name!r} trades a real broker ({book.broker_alias}); only a SIM book replays")
+    if end < start:
+        raise ReplayRefused(f"--to {end} is before --from {start}")
+    if not sessions.sessions_between(start, end):
+        raise ReplayRefused(f"no NYSE session from {start} to {end}")
+
+
+def replay_run(
+    *,
+    book: Book,
+    start: date,
+    end: date,
+    config: ScheduleConfig | None = None,
+    on_occurrence: Callable[[JobOutcome], None] | None = None,
+) -> ReplayResult:
+    """Run every scheduled job of every session from `start` to `end` in `book`, in order."""
+    replay_check(book=book, start=start, end=end)
+    config = config or ScheduleConfig.from_settings()
+    result = ReplayResult(book=book)
+    result.interrupted_recovered = _recover_interrupted(book)
+    plan = plan_between(start=start, end=end, config=config)
+    result.sessions = len({occurrence.session_date for occurrence in plan})
+    for occurrence in plan:
+        book.refresh_from_db(fields=["clock"])
+        outcome = job_run(job=occurrence.job, book=book, intended=occurrence.at, now=occurrence.at, config=config)
+        if outcome.status == "taken":
+            result.jobs_already_done += 1
+        else:
+            result.jobs_run += 1
+        if outcome.status == JobSlot.Status.FAILED:
+            result.failed.append(f"{occurrence.label}: {outcome.message}")
+        if on_occurrence is not None:
+            on_occurrence(outcome)
+    log.info("replay_finished", book=book.name, sessions=result.sessions, jobs=result.jobs_run)
+    return result
+
+
+def _recover_interrupted(book: Book) -> list[str]:
+    """Slots a killed replay left running. A mark, reconciliation or report is simply done again
+    (each is idempotent): its slot is released. An interrupted scan's run is retried (its orders
+    adopted or released by their keys, never resent) and its slot stays, recorded as failed: a
+    scan is never sent twice."""
+    from trading.services.pipeline import pipeline_retry
+
+    recovered = []
+    for slot in JobSlot.objects.filter(book=book, status=JobSlot.Status.RUNNING).order_by("scheduled_for"):
+        if not process_is_gone(_worker_of(slot.worker)):
+            continue
+        if slot.job in ("opening_scan", "midday_scan"):
+            run = PipelineRun.objects.filter(book=book, slot=f"{slot.job}:{slot.session_date.isoformat()}").first()
+            if run is not None and run.status == PipelineRun.Status.RUNNING:
+                pipeline_retry(run_id=run.run_id)
+                with transaction.atomic():
+                    run.status, run.error = PipelineRun.Status.FAILED, "interrupted: its orders were recovered"
+                    run.finished_at = slot.scheduled_for
+                    run.save(update_fields=["status", "error", "finished_at"])
+            slot.status, slot.message = JobSlot.Status.FAILED, "interrupted; its orders were recovered, not resent"
+            slot.finished_at = slot.scheduled_for
+            slot.save(update_fields=["status", "message", "finished_at"])
+        else:
+            slot.delete()
+        recovered.append(f"{slot.job} {sessions.to_new_york(slot.scheduled_for):%Y-%m-%d %H:%M}")
+    return recovered
+
+
+def _worker_of(text: str) -> dict:
+    host, _, pid = (text or "").rpartition(":")
+    return {"host": host, "pid": int(pid)} if pid.isdigit() else {}
