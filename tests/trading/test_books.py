@@ -10,9 +10,9 @@ from django.core.management.base import CommandError
 from reporting.metrics import Period
 from reporting.models import DailyReport, DailySnapshot
 from reporting.selectors import stats_summary
+from trading.brokers.base import BrokerError
 from trading.models import Book, Position, Trade
 from trading.schedule.models import JobSlot
-from trading.brokers.base import BrokerError
 from trading.services.books import book_create, book_default
 from trading.services.marking import book_mark
 from trading.services.pipeline import RunOptions, pipeline_run
