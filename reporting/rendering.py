@@ -271,7 +271,7 @@ def curve_svg(
 
     polyline = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
     final = values[-1]
-    colour = "#2e7d32" if final >= 0 else "#c62828"
+    colour = "#2e7d32" if final >= reference else "#c62828"  # up or down from where the curve starts
     labels = format_html_join(
         "",
         '<text x="{}" y="{}" font-size="11" text-anchor="end" fill="#555">{}</text>',

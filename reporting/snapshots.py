@@ -21,6 +21,7 @@ from django.db.models import Q, Sum
 
 from trading import sessions
 from trading.brokers import brokers
+from trading.brokers.base import mark_price
 from trading.models import Book, Trade
 from trading.money import ZERO, to_cents, to_money, to_price
 
@@ -53,9 +54,7 @@ def _close_marks(book: Book, symbols: list[str], moment: datetime) -> dict[str, 
     if not broker.sends_real_orders:
         marks = {}
         for symbol, quote in broker.quotes(symbols, at=moment).items():
-            price = quote.last if quote.last and quote.last > 0 else None
-            if price is None and quote.bid and quote.ask and 0 < quote.bid <= quote.ask:
-                price = (quote.bid + quote.ask) / 2
+            price = mark_price(quote)
             if price is not None:
                 marks[symbol] = to_price(price)
         return marks

@@ -92,3 +92,14 @@ def test_non_staff_and_anonymous_are_sent_to_login(client, plain_client, report,
     for who in (client, plain_client):
         response = who.get(reverse(f"admin:reporting_dailyreport_{name}", args=args or None))
         assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_falling_equity_curve_is_drawn_red_though_it_stays_above_zero():
+    from datetime import date
+    from decimal import Decimal
+
+    from reporting.rendering import curve_svg
+
+    falling = curve_svg([(date(2026, 11, 16), Decimal("99000")), (date(2026, 11, 17), Decimal("98000"))], baseline=None)
+    rising = curve_svg([(date(2026, 11, 16), Decimal("99000")), (date(2026, 11, 17), Decimal("99500"))], baseline=None)
+    assert 'stroke="#c62828"' in falling and 'stroke="#2e7d32"' in rising

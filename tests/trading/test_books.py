@@ -22,8 +22,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_migrate_leaves_a_book_per_configured_backend():
-    assert {"sim", "ib"} <= set(Book.objects.values_list("name", flat=True)) or book_default().name == "sim"
-    assert book_default().broker_alias == "sim"
+    books = {b.name: b for b in Book.objects.all()}
+    assert {"sim", "ib"} <= set(books), "0008 makes one book per configured alias"
+    assert books["sim"].broker_alias == "sim" and books["sim"].account_id == "SIM-PAPER-1"
+    assert book_default() == books["sim"]
 
 
 def test_two_sim_books_trade_the_same_symbols_without_sharing_positions(morning):

@@ -69,6 +69,16 @@ def tradable_touch(quote: Quote, side: str) -> Decimal | None:
     return touch
 
 
+def mark_price(quote: Quote) -> Decimal | None:
+    """The price a position is marked at: the last trade, else the mid of a sound two-sided quote;
+    None when the quote gives neither."""
+    if quote.last and quote.last > 0:
+        return quote.last
+    if quote.bid and quote.ask and 0 < quote.bid <= quote.ask:
+        return (quote.bid + quote.ask) / 2
+    return None
+
+
 @dataclass(frozen=True)
 class OrderRequest:
     """One leg of a bracket as we want it sent. `order_ref` is our idempotency key."""

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from trading import sessions
 from trading.brokers import brokers
+from trading.brokers.base import mark_price
 from trading.models import Book, Order, Position, Trade
 
 from .book import fill_record_local, order_mark, position_mark
@@ -41,9 +42,7 @@ def book_mark(*, book: Book | None = None, at: datetime | None = None, now: date
         result = MarkResult(moment=moment, label=label, new_fills=book_sync(broker=broker, book=book))
         held = list(Position.objects.filter(book=book).exclude(quantity=0).values_list("symbol", flat=True))
         for symbol, quote in broker.quotes(held, at=moment).items():
-            price = quote.last if quote.last and quote.last > 0 else None
-            if price is None and quote.bid and quote.ask and 0 < quote.bid <= quote.ask:
-                price = (quote.bid + quote.ask) / 2
+            price = mark_price(quote)
             if price is None:
                 log.warning("mark_skipped", symbol=symbol, reason=quote.error or "no usable price")
                 continue
