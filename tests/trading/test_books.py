@@ -13,6 +13,8 @@ from reporting.selectors import stats_summary
 from trading.brokers.base import BrokerError
 from trading.models import Book, Position, Trade
 from trading.schedule.models import JobSlot
+from trading.schedule.selectors import plan_between
+from trading.schedule.services import job_run
 from trading.services.books import book_create, book_default
 from trading.services.marking import book_mark
 from trading.services.pipeline import RunOptions, pipeline_run
@@ -89,6 +91,24 @@ def test_replay_is_deterministic_and_runs_every_scheduled_job():
             "equity_max_drawdown_pct", "equity_sharpe_ratio", "unrealized_pnl", "open_trades", "runs")  # fmt: skip
     first, second = (stats_summary(book=b, period=Period.all_time()) for b in (one, two))
     assert {k: first[k] for k in same} == {k: second[k] for k in same}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flatten_minutes", [0, 10])
+def test_a_replay_keeps_what_working_every_mark_would_keep(flatten_minutes):
+    """Replay works only the marks that change the book; the trades must be those of a book in
+    which the scheduler's job_run works every single occurrence."""
+    parameters = {"risk": {"flatten_minutes_before_close": flatten_minutes}}
+    replayed = book_create(name="coalesced", broker_alias="sim", parameters=parameters)
+    replay_run(book=replayed, start=date(2026, 11, 16), end=date(2026, 11, 17))
+    every = book_create(name="every", broker_alias="sim", parameters=parameters)
+    for occurrence in plan_between(start=date(2026, 11, 16), end=date(2026, 11, 17)):
+        job_run(job=occurrence.job, book=every, intended=occurrence.at, now=occurrence.at)
+    assert _fingerprint(replayed) and _fingerprint(replayed) == _fingerprint(every)
+    if flatten_minutes:
+        assert Trade.objects.filter(book=replayed, exit_reason=Trade.ExitReason.END_OF_DAY).exists()
+    assert JobSlot.objects.filter(book=replayed).count() == JobSlot.objects.filter(book=every).count()
+    assert JobSlot.objects.filter(book=replayed, job="mark", details__quiet=True).count() > 100
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ types. Backends are configured by alias in `settings.BROKERS` (see `trading.brok
 
 import functools
 import inspect
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -364,10 +364,18 @@ class BaseBroker:
         raise NotImplementedError
 
     def executions(
-        self, since: datetime | None = None, *, broker_order_ids: dict[str, str] | None = None
+        self,
+        since: datetime | None = None,
+        *,
+        broker_order_ids: dict[str, str] | None = None,
+        order_refs: Collection[str] | None = None,
     ) -> list[Execution]:
         """Executions on the account; each carries our ref where the broker, or
-        `broker_order_ids` (as for find_orders), can tell which of our orders it filled."""
+        `broker_order_ids` (as for find_orders), can tell which of our orders it filled.
+
+        `order_refs`, when given, are the only orders the caller still awaits fills for: a broker
+        that can look executions up by order may return only theirs (SIM does, so a sync costs
+        what is open, not the account's whole history); one that cannot returns them all."""
         raise NotImplementedError
 
     def positions(self) -> list[BrokerPosition]:
@@ -375,6 +383,7 @@ class BaseBroker:
 
     def advance_to(self, at: datetime) -> None:
         """Work the market up to `at` (stops and targets on the price path). Real brokers: nothing to do."""
+
 
 
 _install_gate(BaseBroker)

@@ -814,7 +814,8 @@ class IBBroker(BaseBroker):
                 merged[key] = trade
         return list(merged.values())
 
-    def executions(self, since: datetime | None = None, *, broker_order_ids=None) -> list[Execution]:
+    def executions(self, since: datetime | None = None, *, broker_order_ids=None, order_refs=None) -> list[Execution]:
+        # IB reports the session's executions as a whole; `order_refs` cannot narrow the request.
         fills = self._run(self._executions_async(broker_order_ids), what="executions", timeout=self.timeout + 1)
         since = _utc(since)
         return [e for e in fills if since is None or e.time >= since]

@@ -191,10 +191,12 @@ class SimBroker(BaseBroker):
         found = SimOrder.objects.filter(account=self._account_row, order_ref__in=order_refs)
         return [self._state(order) for order in found.order_by("id")]
 
-    def executions(self, since: datetime | None = None, *, broker_order_ids=None) -> list[Execution]:
+    def executions(self, since: datetime | None = None, *, broker_order_ids=None, order_refs=None) -> list[Execution]:
         from trading.sim.models import SimExecution
 
         rows = SimExecution.objects.filter(account=self._account_row).select_related("order")
+        if order_refs is not None:
+            rows = rows.filter(order__order_ref__in=list(order_refs))
         if since is not None:
             rows = rows.filter(executed_at__gte=since)
         return [self._execution(e) for e in rows.order_by("executed_at", "id")]

@@ -124,7 +124,9 @@ def session_plan(session: Session, config: ScheduleConfig) -> list[Occurrence]:
     occurrences += [
         Occurrence(job=Job.MARK, session_date=session.day, at=at) for at in mark_times(session, config.mark_every)
     ]
-    return sorted(occurrences, key=lambda o: (o.at, DAILY_JOBS.index(o.job) if o.job in DAILY_JOBS else 99))
+    # At one moment a mark goes first: a scan, the reconciliation and the report then see the book
+    # brought up to that moment (the 16:00 mark takes in the day's last fills before reconciling).
+    return sorted(occurrences, key=lambda o: (o.at, -1 if o.job == Job.MARK else DAILY_JOBS.index(o.job)))
 
 
 def occurrence_at_or_before(session: Session, job: str, moment: datetime, config: ScheduleConfig) -> Occurrence | None:

@@ -12,7 +12,7 @@ from trading.brokers import brokers
 from trading.brokers.base import mark_price
 from trading.models import Book, Order, Position, Trade
 
-from .book import fill_record_local, order_mark, position_mark
+from .book import fill_record_local, order_mark, positions_mark
 from .books import book_clock_advance, book_clock_refuse_earlier, book_default
 from .sync import book_sync
 
@@ -41,18 +41,18 @@ def book_mark(*, book: Book | None = None, at: datetime | None = None, now: date
         book_clock_advance(book=book, at=moment)
         result = MarkResult(moment=moment, label=label, new_fills=book_sync(broker=broker, book=book))
         held = list(Position.objects.filter(book=book).exclude(quantity=0).values_list("symbol", flat=True))
+        marks = {}
         for symbol, quote in broker.quotes(held, at=moment).items():
             price = mark_price(quote)
             if price is None:
                 log.warning("mark_skipped", symbol=symbol, reason=quote.error or "no usable price")
                 continue
-            position_mark(book=book, symbol=symbol, price=price, at=quote.time or moment)
+            marks[symbol] = (price, quote.time or moment)
             result.marked[symbol] = str(price)
+        positions_mark(book=book, marks=marks)
         if broker.sends_real_orders:
             dry_runs_work_exits(broker=broker, book=book, moment=moment)
-    risk = {**settings.TRADE_LABS_RISK, **(book.parameters or {}).get("risk", {})}
-    flatten = int(risk.get("flatten_minutes_before_close", 0))
-    if flatten and _within_minutes_of_close(result.moment, flatten):
+    if flatten_due(book=book, moment=result.moment):
         from .closing import trades_flatten_at_close
 
         trades_flatten_at_close(book=book, at=result.moment)
@@ -95,6 +95,12 @@ def dry_runs_work_exits(*, broker, book: Book, moment: datetime) -> int:
     return closed
 
 
-def _within_minutes_of_close(moment: datetime, minutes: int) -> bool:
+def flatten_due(*, book: Book, moment: datetime) -> bool:
+    """Whether a mark at `moment` closes the book's trades: the book flattens at the end of the
+    day (risk setting flatten_minutes_before_close) and `moment` is that close to the close."""
+    risk = {**settings.TRADE_LABS_RISK, **(book.parameters or {}).get("risk", {})}
+    minutes = int(risk.get("flatten_minutes_before_close", 0))
+    if not minutes:
+        return False
     current = sessions.session_at_or_before(moment)
     return current.close - timedelta(minutes=minutes) <= moment <= current.close

@@ -10,18 +10,19 @@ slots say it got to, with nothing done twice.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import structlog
 from django.db import transaction
 
 from trading import sessions
 from trading.models import Book, PipelineRun
-from trading.schedule.models import JobSlot
-from trading.schedule.plan import ScheduleConfig
+from trading.schedule.models import Job, JobSlot
+from trading.schedule.plan import Occurrence, ScheduleConfig
 from trading.schedule.selectors import plan_between
 from trading.schedule.services import JobOutcome, job_run
 
+from .marking import flatten_due
 from .runs import process_is_gone
 
 log = structlog.get_logger(__name__)
@@ -61,26 +62,96 @@ def replay_run(
     config: ScheduleConfig | None = None,
     on_occurrence: Callable[[JobOutcome], None] | None = None,
 ) -> ReplayResult:
-    """Run every scheduled job of every session from `start` to `end` in `book`, in order."""
+    """Run every scheduled job of every session from `start` to `end` in `book`, in order.
+    Marks that would change nothing the book keeps are recorded without being worked (see
+    `_quiet_marks`)."""
     replay_check(book=book, start=start, end=end)
     config = config or ScheduleConfig.from_settings()
     result = ReplayResult(book=book)
     result.interrupted_recovered = _recover_interrupted(book)
     plan = plan_between(start=start, end=end, config=config)
     result.sessions = len({occurrence.session_date for occurrence in plan})
-    for occurrence in plan:
+    index = 0
+    while index < len(plan):
+        quiet = _quiet_marks(plan, index, book=book)
+        index += len(quiet)
+        occurrence = plan[index]
+        for outcome in _record_quiet(quiet, book=book, worked_at=occurrence.at):
+            _count(result, outcome, on_occurrence)
         book.refresh_from_db(fields=["clock"])
         outcome = job_run(job=occurrence.job, book=book, intended=occurrence.at, now=occurrence.at, config=config)
-        if outcome.status == "taken":
-            result.jobs_already_done += 1
-        else:
-            result.jobs_run += 1
-        if outcome.status == JobSlot.Status.FAILED:
-            result.failed.append(f"{occurrence.label}: {outcome.message}")
-        if on_occurrence is not None:
-            on_occurrence(outcome)
+        _count(result, outcome, on_occurrence, label=occurrence.label)
+        index += 1
     log.info("replay_finished", book=book.name, sessions=result.sessions, jobs=result.jobs_run)
     return result
+
+
+def _count(result: ReplayResult, outcome: JobOutcome, on_occurrence, *, label: str = "") -> None:
+    if outcome.status == "taken":
+        result.jobs_already_done += 1
+    else:
+        result.jobs_run += 1
+    if outcome.status == JobSlot.Status.FAILED:
+        result.failed.append(f"{label or outcome.job}: {outcome.message}")
+    if on_occurrence is not None:
+        on_occurrence(outcome)
+
+
+def _quiet_marks(plan: list[Occurrence], index: int, *, book: Book) -> list[Occurrence]:
+    """The marks from `index` on that the replay records without working: all of a stretch of
+    marks but its last (which marks the positions before the next job) and those in the
+    end-of-day flatten window (which close trades).
+
+    Working them would change nothing the book keeps: a SIM broker finds each stop's and
+    target's first touch over the whole interval in one vectorised pass whenever it is
+    advanced, so every fill keeps its own minute and price, and the scans, the
+    reconciliation and the report see the same book. Only marks' own records differ, and
+    each quiet one names the mark that did its work."""
+    stretch = []
+    while index + len(stretch) < len(plan) and plan[index + len(stretch)].job == Job.MARK:
+        stretch.append(plan[index + len(stretch)])
+    quiet = []
+    for occurrence in stretch[:-1]:
+        if flatten_due(book=book, moment=occurrence.at):
+            break
+        quiet.append(occurrence)
+    return quiet
+
+
+def _record_quiet(quiet: list[Occurrence], *, book: Book, worked_at: datetime) -> list[JobOutcome]:
+    """Record quiet marks as done, in one statement; a slot already held (a replay continued)
+    is left as it is."""
+    if not quiet:
+        return []
+    message = (
+        f"replay: worked in one pass by the mark at {sessions.to_new_york(worked_at):%H:%M %Z} "
+        "(fills keep their own minutes)"
+    )
+    slots = [
+        JobSlot(
+            book=book,
+            job=occurrence.job,
+            session_date=occurrence.session_date,
+            scheduled_for=occurrence.at,
+            status=JobSlot.Status.DONE,
+            claimed_at=occurrence.at,
+            finished_at=occurrence.at,
+            message=message,
+            details={"quiet": True, "worked_at": worked_at.isoformat()},
+            worker="replay",
+        )
+        for occurrence in quiet
+    ]
+    held = set(
+        JobSlot.objects.filter(
+            book=book, job=Job.MARK, scheduled_for__range=(quiet[0].at, quiet[-1].at)
+        ).values_list("scheduled_for", flat=True)
+    )
+    JobSlot.objects.bulk_create([slot for slot in slots if slot.scheduled_for not in held], ignore_conflicts=True)
+    return [
+        JobOutcome(occurrence.job, "taken" if occurrence.at in held else JobSlot.Status.DONE, message)
+        for occurrence in quiet
+    ]
 
 
 def _recover_interrupted(book: Book) -> list[str]:

@@ -30,13 +30,16 @@ def book_sync(*, broker: BaseBroker, book: Book, since: datetime | None = None) 
 
     The broker ids the book recorded go with the request, so a report that comes back
     without our ref (IB through a proxy) still lands on the order it belongs to."""
-    awaiting_fills = dict(
+    awaiting = list(
         Order.objects.filter(book=book, dry_run=False, filled_quantity__lt=F("quantity"))
-        .exclude(broker_order_id="")
         .exclude(status__in=[Order.Status.CANCELLED, Order.Status.REJECTED, Order.Status.NOT_SENT])
         .values_list("broker_order_id", "client_order_ref")
     )
-    new_fills = book_apply_executions(executions=broker.executions(since=since, broker_order_ids=awaiting_fills))
+    awaiting_fills = {broker_id: ref for broker_id, ref in awaiting if broker_id}
+    executions = broker.executions(
+        since=since, broker_order_ids=awaiting_fills, order_refs={ref for _, ref in awaiting}
+    )
+    new_fills = book_apply_executions(executions=executions)
     open_orders = dict(
         Order.objects.filter(book=book, dry_run=False, status__in=Order.OPEN_STATUSES)
         .exclude(status=Order.Status.INTENT)

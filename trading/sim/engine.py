@@ -305,8 +305,9 @@ def _exit_fill_price(order: SimOrder, touch: Decimal, slippage_bps: Decimal) -> 
     return to_price(order.limit_price)
 
 
-def _work_group(account, orders: list[SimOrder], *, start: datetime, end: datetime, market, slippage_bps, schedule):
-    """Work one OCA group of exits from `start` to `end`; the first to trade cancels the rest."""
+def _first_fill(orders: list[SimOrder], *, start: datetime, end: datetime, market):
+    """The first exit of one OCA group to trade after `start`, up to `end`: (moment, order,
+    touch), or None. One vectorised pass over each session's minute path."""
     symbol = orders[0].symbol
     first_day = start.astimezone(sessions.NEW_YORK).date()
     last_day = end.astimezone(sessions.NEW_YORK).date()
@@ -327,16 +328,37 @@ def _work_group(account, orders: list[SimOrder], *, start: datetime, end: dateti
         # Same minute for stop and target: assume the stop traded first (the conservative reading).
         index, winner = min(triggers, key=lambda t: (t[0], t[1].order_type != "STP"))
         touch = Decimal(str(bids[index] if winner.side == "SELL" else asks[index]))
-        at = current.open + timedelta(minutes=lo + index)
-        _execute(
-            account, winner, price=_exit_fill_price(winner, touch, slippage_bps), at=at, commission_schedule=schedule
-        )
-        for other in orders:
-            if other is not winner:
-                other.status = SimOrder.Status.CANCELLED
-                other.reason = f"OCA: {winner.order_type} filled"
-                other.save(update_fields=["status", "reason"])
+        return current.open + timedelta(minutes=lo + index), winner, touch
+    return None
+
+
+def _work_group(account, orders: list[SimOrder], *, start: datetime, end: datetime, market, slippage_bps, schedule):
+    """Work one OCA group of exits from `start` to `end`; the first to trade cancels the rest."""
+    found = _first_fill(orders, start=start, end=end, market=market)
+    if found is None:
         return
+    at, winner, touch = found
+    _execute(account, winner, price=_exit_fill_price(winner, touch, slippage_bps), at=at, commission_schedule=schedule)
+    for other in orders:
+        if other is not winner:
+            other.status = SimOrder.Status.CANCELLED
+            other.reason = f"OCA: {winner.order_type} filled"
+            other.save(update_fields=["status", "reason"])
+
+
+def _working_groups(account: SimAccount) -> dict[str, list[SimOrder]]:
+    """The account's working exits (their entry filled), by OCA group."""
+    working = SimOrder.objects.filter(
+        account=account, status=SimOrder.Status.WORKING, parent__status=SimOrder.Status.FILLED
+    ).order_by("id")
+    groups: dict[str, list[SimOrder]] = {}
+    for order in working:
+        groups.setdefault(order.oca_group or f"solo-{order.pk}", []).append(order)
+    return groups
+
+
+def _group_start(orders: list[SimOrder], clock: datetime | None) -> datetime:
+    return max(max(o.active_from for o in orders), clock or orders[0].active_from)
 
 
 def sim_advance(*, account: SimAccount, at: datetime, market, slippage_bps: Decimal, commission_schedule=None) -> None:
@@ -345,18 +367,8 @@ def sim_advance(*, account: SimAccount, at: datetime, market, slippage_bps: Deci
     with transaction.atomic():
         account = SimAccount.objects.select_for_update().get(pk=account.pk)
         sim_clock_refuse_earlier(clock=account.clock, at=at)
-        working = (
-            SimOrder.objects.filter(
-                account=account, status=SimOrder.Status.WORKING, parent__status=SimOrder.Status.FILLED
-            )
-            .select_related("parent")
-            .order_by("id")
-        )
-        groups: dict[str, list[SimOrder]] = {}
-        for order in working:
-            groups.setdefault(order.oca_group or f"solo-{order.pk}", []).append(order)
-        for orders in groups.values():
-            start = max(max(o.active_from for o in orders), account.clock or orders[0].active_from)
+        for orders in _working_groups(account).values():
+            start = _group_start(orders, account.clock)
             if start >= at or orders[0].symbol not in market:
                 continue
             _work_group(

@@ -1,6 +1,7 @@
 """python manage.py replay --from YYYY-MM-DD --to YYYY-MM-DD [--book NAME] [--market synthetic|SET] [--json] ..."""
 
 import json
+import logging
 import sys
 from decimal import Decimal, InvalidOperation
 
@@ -57,9 +58,15 @@ class Command(BaseCommand):
             raw["mark_every_minutes"] = options["mark_every"]
         config = ScheduleConfig.from_settings(raw)
         progress = self._progress(book, start, end, config, quiet=options["json"])
+        root = logging.getLogger()
+        level = root.level
+        if options["verbosity"] < 2:
+            # A year replays ~20,000 jobs: their routine lines would bury the warnings (-v 2 keeps them).
+            root.setLevel(max(level, logging.WARNING))
         try:
             result = replay_run(book=book, start=start, end=end, config=config, on_occurrence=progress.step)
         finally:
+            root.setLevel(level)
             progress.close()
         summary = stats_summary(book=book, period=period_from_month(None))
         if options["json"]:
