@@ -60,9 +60,16 @@ def main() -> None:
             f"MiB: {ratio:.2f}x (target ≤ {MEMORY_RATIO_TARGET}x)"
         )
         lines.append(
-            {"name": "replay peak memory, one year", "figure": year["peak_mib"], "unit": "MiB",
-             "floor": month["peak_mib"], "better": "lower", "target": None, "ratio_target": MEMORY_RATIO_TARGET,
-             "floor_what": "the peak memory of a one-month replay"}  # fmt: skip
+            {
+                "name": "replay peak memory, one year",
+                "figure": year["peak_mib"],
+                "unit": "MiB",
+                "floor": month["peak_mib"],
+                "better": "lower",
+                "target": None,
+                "ratio_target": MEMORY_RATIO_TARGET,
+                "floor_what": "the peak memory of a one-month replay",
+            }  # fmt: skip
         )
     for line in lines:
         print("BENCH " + json.dumps(line))

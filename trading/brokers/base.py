@@ -385,5 +385,4 @@ class BaseBroker:
         """Work the market up to `at` (stops and targets on the price path). Real brokers: nothing to do."""
 
 
-
 _install_gate(BaseBroker)

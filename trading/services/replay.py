@@ -143,9 +143,9 @@ def _record_quiet(quiet: list[Occurrence], *, book: Book, worked_at: datetime) -
         for occurrence in quiet
     ]
     held = set(
-        JobSlot.objects.filter(
-            book=book, job=Job.MARK, scheduled_for__range=(quiet[0].at, quiet[-1].at)
-        ).values_list("scheduled_for", flat=True)
+        JobSlot.objects.filter(book=book, job=Job.MARK, scheduled_for__range=(quiet[0].at, quiet[-1].at)).values_list(
+            "scheduled_for", flat=True
+        )
     )
     JobSlot.objects.bulk_create([slot for slot in slots if slot.scheduled_for not in held], ignore_conflicts=True)
     return [
