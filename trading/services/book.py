@@ -8,9 +8,11 @@ from datetime import datetime
 from decimal import Decimal
 
 import structlog
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from trading.brokers.base import BracketRequest, Execution, OrderState
+from trading.bulk import rows_update
 from trading.models import Candidate, Fill, Order, OrderEvent, PipelineRun, Position, Side, Trade
 from trading.money import ZERO, to_money, to_price
 
@@ -242,6 +244,7 @@ class _FillBatch:
             .order_by("pk")
         }
         self.exit_fills: dict[int, list[Fill]] = {}
+        self.stored_entry_filled: dict[int, int] | None = None
         self.fills: list[Fill] = []
         self.events: list[OrderEvent] = []
 
@@ -330,67 +333,39 @@ class _FillBatch:
 
     def _exit_fills(self, trade: Trade) -> list[Fill]:
         """The trade's exit fills: those stored before this batch, then this batch's so far."""
-        if trade.pk not in self.exit_fills:
-            stored = Fill.objects.filter(order__trade=trade).exclude(order__leg=Order.Leg.ENTRY).order_by("pk")
-            self.exit_fills[trade.pk] = list(stored)
-        return self.exit_fills[trade.pk]
+        self._load_stored_exits()
+        return self.exit_fills.setdefault(trade.pk, [])
 
     def _entry_filled(self, trade: Trade) -> int:
         for order in self.orders.values():
             if order.trade_id == trade.pk and order.leg == Order.Leg.ENTRY:
                 return order.filled_quantity
-        return trade.orders.filter(leg=Order.Leg.ENTRY).values_list("filled_quantity", flat=True).first() or 0
+        self._load_stored_exits()
+        return self.stored_entry_filled.get(trade.pk, 0)
+
+    def _load_stored_exits(self) -> None:
+        """What closing any of the batch's trades needs from before the batch, for all of them in
+        two reads (the first exit fill asks): their stored exit fills and entries' filled quantities."""
+        if self.stored_entry_filled is not None:
+            return
+        stored = (
+            Fill.objects.filter(order__trade__in=list(self.trades))
+            .exclude(order__leg=Order.Leg.ENTRY)
+            .annotate(trade_pk=F("order__trade_id"))
+            .order_by("pk")
+        )
+        for fill in stored:
+            self.exit_fills.setdefault(fill.trade_pk, []).append(fill)
+        self.stored_entry_filled = dict(
+            Order.objects.filter(trade__in=list(self.trades), leg=Order.Leg.ENTRY).values_list(
+                "trade_id", "filled_quantity"
+            )
+        )
 
 
 def _save_each(rows, fields: list[str]) -> None:
-    """Write these fields (and updated_at) of each row. On PostgreSQL, one UPDATE from a VALUES
-    list: each statement there is a round trip (~1 ms), and a run moves up to 25 rows at once.
-    Elsewhere one UPDATE statement run for every row (executemany): Django's bulk_update builds a
-    CASE per field and row, and a save() per row compiles its query each time, both costing
-    more than the writes themselves."""
-    rows = list(rows)
-    if not rows:
-        return
-    fields = [*fields, "updated_at"]
-    if len(rows) > 1 and connection.vendor == "postgresql":
-        _update_from_values(rows, fields)
-    else:
-        _update_each(rows, fields)
-
-
-def _db_values(row, columns) -> list:
-    # pre_save gives each field's value as save() would (and stamps the auto_now updated_at).
-    return [field.get_db_prep_save(field.pre_save(row, add=False), connection) for field in columns]
-
-
-def _update_each(rows: list, fields: list[str]) -> None:
-    meta = rows[0]._meta
-    columns = [meta.get_field(name) for name in fields]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in columns)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [[*_db_values(row, columns), row.pk] for row in rows])
-
-
-def _update_from_values(rows: list, fields: list[str]) -> None:
-    """UPDATE ... FROM (VALUES ...): every row's fields in one statement (PostgreSQL)."""
-    meta = rows[0]._meta
-    columns = [meta.get_field(name) for name in fields]
-    key, quote = meta.pk, connection.ops.quote_name
-    placeholders = ", ".join(f"%s::{field.cast_db_type(connection)}" for field in [key, *columns])
-    names = ", ".join(quote(field.column) for field in [key, *columns])
-    assignments = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}" for field in columns)
-    params = []
-    for row in rows:
-        params += [row.pk, *_db_values(row, columns)]
-    table = quote(meta.db_table)
-    sql = (
-        f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([f'({placeholders})'] * len(rows))}) "
-        f"AS v({names}) WHERE {table}.{quote(key.column)} = v.{quote(key.column)}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    """Write these fields (and updated_at) of each row, as `rows_update` does."""
+    rows_update(list(rows), [*fields, "updated_at"])
 
 
 ORDER_FILL_FIELDS = ["filled_quantity", "average_fill_price", "status"]

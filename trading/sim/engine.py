@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 
 from trading import sessions
 from trading.brokers.base import BracketRequest, BrokerError, OrderRequest, tradable_touch
+from trading.bulk import rows_update
 from trading.commissions import commission_for
 from trading.money import CENT, to_price
 
@@ -67,8 +68,7 @@ def _apply_to_positions(account: SimAccount, fills: list[tuple[str, str, int, De
             position = positions[symbol] = new[symbol] = SimPosition(account=account, symbol=symbol)
         _move(position, side, quantity, price)
     SimPosition.objects.bulk_create(new.values())
-    for symbol in symbols - new.keys():
-        positions[symbol].save(update_fields=["quantity", "average_cost"])
+    rows_update([positions[symbol] for symbol in sorted(symbols - new.keys())], ["quantity", "average_cost"])
 
 
 def _move(position: SimPosition, side: str, quantity: int, price: Decimal) -> None:
@@ -119,6 +119,8 @@ def _record_executions(
         )
         for order, price, at in fills
     ]
+    if not executions:
+        return []
     SimExecution.objects.bulk_create(executions)
     for execution in executions:
         value = execution.price * execution.quantity
@@ -332,18 +334,25 @@ def _first_fill(orders: list[SimOrder], *, start: datetime, end: datetime, marke
     return None
 
 
-def _work_group(account, orders: list[SimOrder], *, start: datetime, end: datetime, market, slippage_bps, schedule):
-    """Work one OCA group of exits from `start` to `end`; the first to trade cancels the rest."""
-    found = _first_fill(orders, start=start, end=end, market=market)
-    if found is None:
-        return
-    at, winner, touch = found
-    _execute(account, winner, price=_exit_fill_price(winner, touch, slippage_bps), at=at, commission_schedule=schedule)
-    for other in orders:
-        if other is not winner:
-            other.status = SimOrder.Status.CANCELLED
-            other.reason = f"OCA: {winner.order_type} filled"
-            other.save(update_fields=["status", "reason"])
+def _work_groups(account, groups: list[list[SimOrder]], *, end: datetime, market, slippage_bps, schedule) -> None:
+    """Work OCA groups of exits up to `end`: in each, the first to trade fills and cancels the
+    rest. The groups' orders, executions and positions are written together."""
+    fills, filled, cancelled = [], [], []
+    for orders in groups:
+        found = _first_fill(orders, start=_group_start(orders, account.clock), end=end, market=market)
+        if found is None:
+            continue
+        at, winner, touch = found
+        winner.status, winner.filled_quantity = SimOrder.Status.FILLED, winner.quantity
+        fills.append((winner, _exit_fill_price(winner, touch, slippage_bps), at))
+        filled.append(winner)
+        for other in orders:
+            if other is not winner:
+                other.status, other.reason = SimOrder.Status.CANCELLED, f"OCA: {winner.order_type} filled"
+                cancelled.append(other)
+    rows_update(filled, ["status", "filled_quantity"])
+    rows_update(cancelled, ["status", "reason"])
+    _record_executions(account, fills, schedule)
 
 
 def _working_groups(account: SimAccount) -> dict[str, list[SimOrder]]:
@@ -367,19 +376,12 @@ def sim_advance(*, account: SimAccount, at: datetime, market, slippage_bps: Deci
     with transaction.atomic():
         account = SimAccount.objects.select_for_update().get(pk=account.pk)
         sim_clock_refuse_earlier(clock=account.clock, at=at)
-        for orders in _working_groups(account).values():
-            start = _group_start(orders, account.clock)
-            if start >= at or orders[0].symbol not in market:
-                continue
-            _work_group(
-                account,
-                orders,
-                start=start,
-                end=at,
-                market=market,
-                slippage_bps=slippage_bps,
-                schedule=commission_schedule,
-            )
+        groups = [
+            orders
+            for orders in _working_groups(account).values()
+            if _group_start(orders, account.clock) < at and orders[0].symbol in market
+        ]
+        _work_groups(account, groups, end=at, market=market, slippage_bps=slippage_bps, schedule=commission_schedule)
         before = (account.cash, account.clock)
         _advance_clock(account, at)
         if (account.cash, account.clock) != before:

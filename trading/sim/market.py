@@ -162,6 +162,7 @@ class SyntheticMarket(PathMarket):
         self.symbols = _make_symbols(self.seed, self.universe_size)
         self._symbol_set = frozenset(self.symbols)
         self._paths: OrderedDict[tuple[str, date], DayPath] = OrderedDict()
+        self._closes: OrderedDict[tuple[str, date], float] = OrderedDict()
         self._cache_limit = max(4 * self.universe_size, 2000)
 
     def label(self) -> str:
@@ -171,6 +172,17 @@ class SyntheticMarket(PathMarket):
         return _profile(self.seed, symbol)
 
     def close_on(self, symbol: str, day: date) -> float:
+        # Each session's path reads its own close and the session before's, so a day's close is
+        # asked for twice: keep the last few thousand (a pure function of seed, symbol and day).
+        key = (symbol, day)
+        close = self._closes.get(key)
+        if close is None:
+            close = self._closes[key] = self._close_on(symbol, day)
+            if len(self._closes) > self._cache_limit:
+                self._closes.popitem(last=False)
+        return close
+
+    def _close_on(self, symbol: str, day: date) -> float:
         profile = self.profile(symbol)
         t = day.toordinal()
         cycles = sum(
