@@ -14,6 +14,7 @@ from trading.models import SYNTHETIC_MARKET, Book
 from trading.schedule.plan import ScheduleConfig
 from trading.services.books import BookInvalid, book_create
 from trading.services.replay import ReplayRefused, replay_check, replay_run
+from trading.sessions import NEW_YORK
 
 RISK_OVERRIDES = ("stop_pct", "target_pct", "min_score", "max_open_positions", "notional_per_trade")
 
@@ -65,6 +66,15 @@ class Command(BaseCommand):
             root.setLevel(max(level, logging.WARNING))
         try:
             result = replay_run(book=book, start=start, end=end, config=config, on_occurrence=progress.step)
+        except KeyboardInterrupt:
+            progress.close()
+            book.refresh_from_db(fields=["clock"])
+            clock = f"{book.clock.astimezone(NEW_YORK):%Y-%m-%d %H:%M %Z}" if book.clock else "its start"
+            raise CommandError(
+                f"interrupted; book {book.name!r} stands consistent at {clock}. Run the same command to continue "
+                "from there (a job cut off mid-way is recovered: its orders adopted or released, never resent).",
+                returncode=130,
+            ) from None
         finally:
             root.setLevel(level)
             progress.close()
@@ -83,6 +93,8 @@ class Command(BaseCommand):
             f"Closed trades {summary['trade_count']}, net P&L {summary['net_pnl']}, equity {summary['equity_end']}, "
             f"max drawdown {summary['equity_max_drawdown_pct']}% of peak, Sharpe {summary['equity_sharpe_ratio']}"
         )
+        for line in result.interrupted_recovered:
+            self.stdout.write(f"  recovered, cut off by the last interruption: {line}")
         for line in result.failed:
             self.stdout.write(f"  failed: {line}")
         self.stdout.write(
