@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 COLUMNS = (
-    "backend", "dry_run", "symbol", "side", "quantity", "entry_price", "entry_time", "exit_price", "exit_time",
+    "book_id", "backend", "broker_alias", "account_id", "dry_run", "symbol", "side", "quantity", "entry_price", "entry_time", "exit_price", "exit_time",
     "exit_reason", "commission", "realized_pnl", "status", "status_reason", "notes", "tags", "review_status",
     "created_at", "updated_at",
 )  # fmt: skip
@@ -39,6 +39,7 @@ def trades_generate(*, trades: int, years: int, symbols: int, seed: int = 7) -> 
 
     from trading import sessions
     from trading.models import Trade
+    from trading.services.books import book_default
 
     rng = np.random.default_rng(seed)
     end = date(2025, 12, 31)
@@ -53,6 +54,7 @@ def trades_generate(*, trades: int, years: int, symbols: int, seed: int = 7) -> 
     pnl_units = rng.integers(-2_500_000, 2_600_000, trades)
     commission_units = rng.integers(10_000, 50_000, trades)
     columns = {
+        "book": book_default(),  # every row in the default book, as `stats` without --book reads
         "symbol": np.char.add("S", np.char.zfill(rng.integers(0, symbols, trades).astype(str), 4)),
         "quantity": rng.integers(1, 500, trades),
         "exit_reason": REASONS[rng.integers(0, len(REASONS), trades)],
@@ -116,13 +118,17 @@ def _money(units: np.ndarray) -> list[str]:
 
 
 def _rows(columns: dict, start: int, stop: int, *, timestamp_suffix: str) -> list[tuple]:
-    part = {name: values[start:stop] for name, values in columns.items()}
+    part = {name: values[start:stop] for name, values in columns.items() if name != "book"}
+    book = columns["book"]
     entry = _timestamps(part["entry_time"], timestamp_suffix)
     exit_ = _timestamps(part["exit_time"], timestamp_suffix)
     return list(
         zip(
             *[
+                [book.pk] * (stop - start),
                 ["sim"] * (stop - start),
+                [book.broker_alias] * (stop - start),
+                [book.account_id] * (stop - start),
                 [False] * (stop - start),
                 part["symbol"].tolist(),
                 ["BUY"] * (stop - start),

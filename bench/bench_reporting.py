@@ -92,6 +92,7 @@ def main() -> None:
 
     from django.conf import settings
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
     from django.db import connection
     from django.test import Client
 
@@ -124,7 +125,9 @@ def main() -> None:
     assert overall["net_pnl"] == str(to_cents(made["net"])), (overall["net_pnl"], made["net"])
 
     reader = Client()
-    reader.force_login(get_user_model().objects.create_user("bench-reader"))
+    user = get_user_model().objects.create_user("bench-reader")
+    user.user_permissions.add(Permission.objects.get(codename="view_trade", content_type__app_label="trading"))
+    reader.force_login(user)
     export = _export(reader, args.repeat)
     assert export["rows"] == made["trades"], (export["rows"], made["trades"])
 
