@@ -1,6 +1,7 @@
 """Books side by side: their own positions, P&L, clocks and markets; replay through the real schedule."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -10,15 +11,19 @@ from django.core.management.base import CommandError
 from reporting.metrics import Period
 from reporting.models import DailyReport, DailySnapshot
 from reporting.selectors import stats_summary
+from trading.brokers import brokers
 from trading.brokers.base import BrokerError
-from trading.models import Book, Position, Trade
+from trading.models import Book, Fill, Order, Position, Trade
 from trading.schedule.models import JobSlot
 from trading.schedule.selectors import plan_between
 from trading.schedule.services import job_run
+from trading.services.book import order_mark
 from trading.services.books import book_create, book_default
 from trading.services.marking import book_mark
 from trading.services.pipeline import RunOptions, pipeline_run
 from trading.services.replay import replay_run
+from trading.services.sync import book_sync
+from trading.sim.models import SimOrder
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +50,23 @@ def test_two_sim_books_trade_the_same_symbols_without_sharing_positions(morning)
         )
     assert stats_summary(book=other, period=Period.all_time())["open_trades"] == len(theirs)
     assert stats_summary(book=book_default(), period=Period.all_time())["open_trades"] == len(ours)
+
+
+def test_a_leg_cancelled_by_us_that_filled_at_the_broker_meanwhile_still_has_its_fill_taken_in(morning):
+    """A close cancels a trade's stop while another worker's mark advances the SIM broker past
+    it: the broker filled the stop, the book calls it cancelled. The next sync records the fill."""
+    run = pipeline_run(RunOptions(at=morning))
+    trade = run.trades.filter(status=Trade.Status.OPEN).first()
+    stop = trade.orders.get(leg=Order.Leg.STOP)
+    with brokers.create_for(trade.book) as broker:
+        sim_order = SimOrder.objects.get(order_ref=stop.client_order_ref)
+        SimOrder.objects.filter(pk=sim_order.pk).update(stop_price=Decimal("100000"))  # triggers at once
+        broker.advance_to(morning + timedelta(minutes=1))
+        order_mark(order=stop, status=Order.Status.CANCELLED, message="cancelled to close the trade (test)")
+        book_sync(broker=broker, book=trade.book)
+    assert Fill.objects.filter(order=stop).count() == 1
+    trade.refresh_from_db()
+    assert trade.status == Trade.Status.CLOSED
 
 
 def test_a_moment_before_the_books_clock_is_refused_with_the_hint(morning, close_of_day):

@@ -5,11 +5,11 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from trading.brokers.base import BaseBroker, BrokerError, Execution
-from trading.models import Book, Order
+from trading.models import Book, Order, Trade
 
 from .book import fills_record, order_apply_state, order_apply_states, order_mark
 from .runs import runs_alive
@@ -30,9 +30,19 @@ def book_sync(*, broker: BaseBroker, book: Book, since: datetime | None = None) 
 
     The broker ids the book recorded go with the request, so a report that comes back
     without our ref (IB through a proxy) still lands on the order it belongs to."""
+    unfilled = Order.objects.filter(book=book, dry_run=False, filled_quantity__lt=F("quantity"))
     awaiting = list(
-        Order.objects.filter(book=book, dry_run=False, filled_quantity__lt=F("quantity"))
-        .exclude(status__in=[Order.Status.CANCELLED, Order.Status.REJECTED, Order.Status.NOT_SENT])
+        unfilled.exclude(status__in=[Order.Status.CANCELLED, Order.Status.REJECTED, Order.Status.NOT_SENT]).values_list(
+            "broker_order_id", "client_order_ref"
+        )
+    )
+    # A leg we cancelled to close a trade may have filled at the broker in the same instant
+    # (another worker advanced it): its fill must still be taken in, so legs of trades still
+    # open or closed within the last day are asked for too (a handful; never the whole history).
+    since = (book.clock or timezone.now()) - timedelta(days=1)
+    awaiting += (
+        unfilled.filter(status=Order.Status.CANCELLED)
+        .filter(Q(trade__status=Trade.Status.OPEN) | Q(trade__exit_time__gte=since))
         .values_list("broker_order_id", "client_order_ref")
     )
     awaiting_fills = {broker_id: ref for broker_id, ref in awaiting if broker_id}
