@@ -353,7 +353,17 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="order_quantity_positive"),
             models.CheckConstraint(condition=Q(filled_quantity__lte=models.F("quantity")), name="order_not_overfilled"),
         ]
-        indexes = [models.Index(fields=["created_at"], name="order_created_idx")]
+        indexes = [
+            models.Index(fields=["created_at"], name="order_created_idx"),
+            # Every sync asks for the book's working orders and those still awaiting fills: an
+            # index range of the few, not a walk of every order the book ever sent.
+            models.Index(fields=["book", "status"], name="order_book_status_idx"),
+            models.Index(
+                fields=["book", "status"],
+                condition=Q(filled_quantity__lt=models.F("quantity")),
+                name="order_book_unfilled_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.client_order_ref} {self.side} {self.quantity} {self.symbol} {self.order_type} ({self.status})"

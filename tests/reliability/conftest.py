@@ -1,6 +1,7 @@
 """Run `manage.py` in real subprocesses against the test database, as a second worker would."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -39,11 +40,23 @@ def manage(transactional_db, tmp_path):
         full_env = {**base_env, **(env or {})}
         if background:
             return subprocess.Popen(
-                argv, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                argv,
+                cwd=ROOT,
+                env=full_env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                # A suite started in the background (`make test &`) ignores Ctrl-C, and its children
+                # would inherit that: the command under test gets the terminal's default.
+                preexec_fn=_default_interrupt,
             )
         return subprocess.run(argv, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120)
 
     return command
+
+
+def _default_interrupt() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(path: Path, timeout: float = 60) -> None:

@@ -188,15 +188,20 @@ class SimBroker(BaseBroker):
         # SIM always keeps our ref: the broker ids add nothing.
         from trading.sim.models import SimOrder
 
-        found = SimOrder.objects.filter(account=self._account_row, order_ref__in=order_refs)
+        # Refs are never empty: saying so lets the database seek on the unique (account, ref) index.
+        found = SimOrder.objects.filter(account=self._account_row, order_ref__in=order_refs).exclude(order_ref="")
         return [self._state(order) for order in found.order_by("id")]
 
     def executions(self, since: datetime | None = None, *, broker_order_ids=None, order_refs=None) -> list[Execution]:
-        from trading.sim.models import SimExecution
+        from trading.sim.models import SimExecution, SimOrder
 
-        rows = SimExecution.objects.filter(account=self._account_row).select_related("order")
-        if order_refs is not None:
-            rows = rows.filter(order__order_ref__in=list(order_refs))
+        if order_refs is None:
+            rows = SimExecution.objects.filter(account=self._account_row)
+        else:
+            # Through the orders asked for, by their unique refs: never the account's whole history.
+            orders = SimOrder.objects.filter(account=self._account_row, order_ref__in=list(order_refs))
+            rows = SimExecution.objects.filter(order__in=orders.exclude(order_ref="").values("pk"))
+        rows = rows.select_related("order")
         if since is not None:
             rows = rows.filter(executed_at__gte=since)
         return [self._execution(e) for e in rows.order_by("executed_at", "id")]

@@ -56,7 +56,11 @@ class JobSlot(models.Model):
 
     class Meta:
         ordering = ["-scheduled_for", "job"]
-        indexes = [models.Index(fields=["session_date", "job"], name="schedule_slot_day_job")]
+        indexes = [
+            models.Index(fields=["session_date", "job"], name="schedule_slot_day_job"),
+            # Each job looks for the book's abandoned running slots: a seek, not a walk of the history.
+            models.Index(fields=["book", "status"], name="schedule_slot_book_status"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["book", "job", "session_date"], condition=~Q(job="mark"), name="one_slot_per_book_job_session"

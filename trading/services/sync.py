@@ -16,6 +16,14 @@ from .runs import runs_alive
 
 log = structlog.get_logger(__name__)
 
+# An order in any of these states may still have fills to take in (one reported filled may
+# not have had its executions recorded yet); cancelled, rejected and unsent ones have none.
+AWAITING_FILLS = [
+    status
+    for status in Order.Status
+    if status not in (Order.Status.CANCELLED, Order.Status.REJECTED, Order.Status.NOT_SENT)
+]
+
 
 def book_apply_executions(*, executions: list[Execution]) -> int:
     """Record executions that belong to our orders; returns how many were new. A broker's full
@@ -31,19 +39,16 @@ def book_sync(*, broker: BaseBroker, book: Book, since: datetime | None = None) 
     The broker ids the book recorded go with the request, so a report that comes back
     without our ref (IB through a proxy) still lands on the order it belongs to."""
     unfilled = Order.objects.filter(book=book, dry_run=False, filled_quantity__lt=F("quantity"))
-    awaiting = list(
-        unfilled.exclude(status__in=[Order.Status.CANCELLED, Order.Status.REJECTED, Order.Status.NOT_SENT]).values_list(
-            "broker_order_id", "client_order_ref"
-        )
-    )
+    awaiting = list(unfilled.filter(status__in=AWAITING_FILLS).values_list("broker_order_id", "client_order_ref"))
     # A leg we cancelled to close a trade may have filled at the broker in the same instant
     # (another worker advanced it): its fill must still be taken in, so legs of trades still
     # open or closed within the last day are asked for too (a handful; never the whole history).
     since = (book.clock or timezone.now()) - timedelta(days=1)
-    awaiting += (
-        unfilled.filter(status=Order.Status.CANCELLED)
-        .filter(Q(trade__status=Trade.Status.OPEN) | Q(trade__exit_time__gte=since))
-        .values_list("broker_order_id", "client_order_ref")
+    recent_trades = Trade.objects.filter(book=book).filter(
+        Q(status=Trade.Status.OPEN) | Q(status=Trade.Status.CLOSED, exit_time__gte=since)
+    )
+    awaiting += unfilled.filter(status=Order.Status.CANCELLED, trade__in=recent_trades.values("pk")).values_list(
+        "broker_order_id", "client_order_ref"
     )
     awaiting_fills = {broker_id: ref for broker_id, ref in awaiting if broker_id}
     executions = broker.executions(
