@@ -184,6 +184,13 @@ TRADE_LABS_COMMISSION = {
     "per_share": "0.005",
     "minimum": "1.00",
     "maximum_pct_of_value": "0.01",
+    # Regulatory pass-through fees on sales, off by default (IB's fixed pricing includes them
+    # on paper accounts only in part). Rates change: SEC fee advisories (sec.gov, "Section 31")
+    # and FINRA's By-Laws Schedule A; add a dated row when they do.
+    "regulatory_fees": env_bool("TRADE_LABS_REGULATORY_FEES", False),
+    "sec_fee_per_million": [("2024-05-22", "27.80"), ("2025-05-14", "0.00")],
+    "finra_taf_per_share": "0.000166",
+    "finra_taf_max": "8.30",
 }
 
 TRADE_LABS_SCANNER = {

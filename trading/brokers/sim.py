@@ -123,6 +123,9 @@ class SimBroker(BaseBroker):
             if price <= float(above_price) or volume <= above_volume:
                 continue
             change = price / path.prev_close - 1.0
+            # A gainers' scan lists only names up on the day, a losers' scan only names down.
+            if (scan_code == "TOP_PERC_GAIN" and change <= 0) or (scan_code == "TOP_PERC_LOSE" and change >= 0):
+                continue
             key = {"TOP_PERC_GAIN": -change, "TOP_PERC_LOSE": change, "MOST_ACTIVE": -volume}[scan_code]
             rows.append((key, symbol))
         rows.sort()

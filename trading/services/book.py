@@ -384,7 +384,7 @@ POSITION_FILL_FIELDS = ["quantity", "average_cost", "realized_pnl", "protective_
 
 def fill_record_local(*, order: Order, price: Decimal, at: datetime) -> Fill | None:
     """A dry-run fill made here, not by a broker: IB-style commission, exec id `DRY-<ref>`."""
-    from trading.commissions import commission_for
+    from trading.commissions import commission_for, day_of
 
     return fill_record(
         execution=Execution(
@@ -395,7 +395,7 @@ def fill_record_local(*, order: Order, price: Decimal, at: datetime) -> Fill | N
             side=order.side,
             quantity=order.quantity - order.filled_quantity,
             price=price,
-            commission=commission_for(order.quantity - order.filled_quantity, price),
+            commission=commission_for(order.quantity - order.filled_quantity, price, side=order.side, on=day_of(at)),
             time=at,
         )
     )

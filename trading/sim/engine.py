@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from trading import sessions
 from trading.brokers.base import BracketRequest, BrokerError, OrderRequest, tradable_touch
 from trading.bulk import rows_update
-from trading.commissions import commission_for
+from trading.commissions import commission_for, day_of
 from trading.money import CENT, to_price
 
 from .models import SimAccount, SimExecution, SimOrder, SimPosition
@@ -114,7 +114,7 @@ def _record_executions(
             side=order.side,
             quantity=order.quantity,
             price=price,
-            commission=commission_for(order.quantity, price, commission_schedule),
+            commission=commission_for(order.quantity, price, commission_schedule, side=order.side, on=day_of(at)),
             executed_at=at,
         )
         for order, price, at in fills
@@ -304,7 +304,9 @@ def _exit_fill_price(order: SimOrder, touch: Decimal, slippage_bps: Decimal) -> 
         # A stop becomes a market order: it fills at the touch (worse than the stop on a gap).
         worse = min(order.stop_price, touch) if order.side == "SELL" else max(order.stop_price, touch)
         return _slipped(worse, order.side, slippage_bps)
-    return to_price(order.limit_price)
+    # A limit trades at its price or better: when the market opens through it, at the open.
+    better = max(order.limit_price, touch) if order.side == "SELL" else min(order.limit_price, touch)
+    return to_price(better)
 
 
 def _first_fill(orders: list[SimOrder], *, start: datetime, end: datetime, market):
@@ -321,9 +323,7 @@ def _first_fill(orders: list[SimOrder], *, start: datetime, end: datetime, marke
         hi = path.index_at(end)
         if lo > hi:
             continue
-        half = path.mid[lo : hi + 1] * path.spread_bps[lo : hi + 1] / 20_000
-        bids = np.round(path.mid[lo : hi + 1] - half, 2)
-        asks = np.round(path.mid[lo : hi + 1] + half, 2)
+        bids, asks = path.touches(lo, hi)
         triggers = [(idx, order) for order in orders if (idx := _first_trigger(order, bids, asks)) is not None]
         if not triggers:
             continue

@@ -1,12 +1,14 @@
 """A deterministic simulated US equity market.
 
 Every price is a pure function of (seed, symbol, time):
-- a symbol's character (price level, volatility, liquidity, typical spread) comes from a
-  generator seeded by (seed, symbol);
-- its closing price on a session day comes from smooth cycles plus day noise seeded by
-  (seed, symbol, day), so no day depends on simulating the days before it;
-- the minute path between the open (previous close plus a gap) and that close is a
-  Brownian bridge seeded by (seed, symbol, day).
+- a symbol's character (price level, liquidity, spread, sector, beta, own volatility) comes
+  from a generator seeded by (seed, symbol);
+- its daily closes are the market factor (SPY), its sector's factor and its own moves, each a
+  random walk with GARCH(1,1) volatility and Student-t shocks, built a year-long block at a
+  time from generators seeded by (seed, factor, block); any day is found without the years
+  before it, because each block's total move is drawn first and the block is bridged to it;
+- the minute path between the open (previous close plus an overnight gap) and that close is
+  a Brownian bridge in the session's U-shaped volatility clock, seeded by (seed, symbol, day).
 The same seed and moment always give the same quotes, on any machine, so any run can be
 replayed. Floats live only inside the generator; what leaves it is quantized Decimal.
 
@@ -51,12 +53,12 @@ def _rng(*keys: int) -> np.random.Generator:
 class SymbolProfile:
     symbol: str
     base_price: float
-    daily_vol: float
+    daily_vol: float  # of the symbol's own moves, beside its market and sector factors
     avg_daily_volume: float
-    spread_bps: float
-    cycle_amplitudes: tuple[float, ...]
-    cycle_periods: tuple[float, ...]
-    cycle_phases: tuple[float, ...]
+    spread_bps: float  # typical quoted spread mid-session
+    sector: int  # -1: the market itself (SPY)
+    beta: float
+    sector_loading: float
 
 
 @dataclass(frozen=True)
@@ -75,14 +77,26 @@ class DayPath:
         minutes = int((at - self.session.open).total_seconds() // 60)
         return min(max(minutes, 0), len(self.mid) - 1)
 
+    low: float | None = None  # a day bar's range, which its quotes stay inside
+    high: float | None = None
+
     def bid_ask(self, index: int) -> tuple[Decimal, Decimal]:
-        mid = self.mid[index]
-        half = mid * self.spread_bps[index] / 20_000
-        bid = to_price(round(mid - half, 2))
-        ask = to_price(round(mid + half, 2))
-        if ask - bid < CENT:
-            ask = bid + CENT
-        return bid, ask
+        bids, asks = self.touches(index, index)
+        return to_price(bids[0]), to_price(asks[0])
+
+    def touches(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bid and ask in whole cents from minute `first` to `last` (inclusive): the spread is
+        the quoted width rounded to the cent, never under one tick, around the mid."""
+        mid = self.mid[first : last + 1]
+        width = np.maximum(np.round(mid * self.spread_bps[first : last + 1] / 10_000, 2), 0.01)
+        bids = np.round(mid - width / 2, 2)
+        if self.low is not None:
+            bids = np.minimum(np.maximum(bids, self.low), self.high)
+        asks = np.round(bids + width, 2)
+        if self.high is not None:
+            # A bar's quotes stay within its range: the ask at most one tick above its high.
+            asks = np.maximum(np.minimum(asks, round(self.high + 0.01, 2)), np.round(bids + 0.01, 2))
+        return bids, asks
 
 
 # The opening cross prints a share of the day's volume at 09:30 itself, so a scan at the
@@ -152,7 +166,14 @@ class PathMarket:
 
 
 class SyntheticMarket(PathMarket):
-    """The generated market: `universe_size` symbols (SPY first), reproducible from `seed`."""
+    """The generated market: `universe_size` symbols (SPY first), reproducible from `seed`.
+
+    Daily log prices are random walks (no level they revert to): SPY is the market factor,
+    every other symbol adds its sector's factor and its own moves, each a GARCH(1,1) series
+    with Student-t shocks, so volatility clusters, tails are fat and stocks co-move. A session's
+    minute path opens at the previous close plus an overnight gap and runs to the day's close as
+    a Brownian bridge in the session's U-shaped volatility clock. Spreads follow price,
+    liquidity and the time of day, in whole cents."""
 
     source = "synthetic"
 
@@ -162,7 +183,7 @@ class SyntheticMarket(PathMarket):
         self.symbols = _make_symbols(self.seed, self.universe_size)
         self._symbol_set = frozenset(self.symbols)
         self._paths: OrderedDict[tuple[str, date], DayPath] = OrderedDict()
-        self._closes: OrderedDict[tuple[str, date], float] = OrderedDict()
+        self._blocks: OrderedDict[tuple, _Block] = OrderedDict()
         self._cache_limit = max(4 * self.universe_size, 2000)
 
     def label(self) -> str:
@@ -172,27 +193,37 @@ class SyntheticMarket(PathMarket):
         return _profile(self.seed, symbol)
 
     def close_on(self, symbol: str, day: date) -> float:
-        # Each session's path reads its own close and the session before's, so a day's close is
-        # asked for twice: keep the last few thousand (a pure function of seed, symbol and day).
-        key = (symbol, day)
-        close = self._closes.get(key)
-        if close is None:
-            close = self._closes[key] = self._close_on(symbol, day)
-            if len(self._closes) > self._cache_limit:
-                self._closes.popitem(last=False)
-        return close
+        return math.exp(self._log_close(symbol, _weekday_index(day)))
 
-    def _close_on(self, symbol: str, day: date) -> float:
+    def daily_variance(self, symbol: str, day: date) -> float:
+        """The variance of the symbol's log return on `day`: its factors' GARCH states, each times
+        that day's Student-t mixing scale (what the day's minute path is bridged with)."""
         profile = self.profile(symbol)
-        t = day.toordinal()
-        cycles = sum(
-            amp * math.sin(2 * math.pi * t / period + phase)
-            for amp, period, phase in zip(
-                profile.cycle_amplitudes, profile.cycle_periods, profile.cycle_phases, strict=True
-            )
-        )
-        noise = _rng(self.seed, _stable_id(symbol), t, 1).normal(0.0, profile.daily_vol * 0.6)
-        return max(0.5, profile.base_price * math.exp(cycles + noise))
+        w = _weekday_index(day)
+        variance = profile.beta**2 * self._series(_MARKET_SERIES, w)[1]
+        if profile.sector >= 0:
+            variance += profile.sector_loading**2 * self._series((_SECTOR, profile.sector), w)[1]
+            variance += self._series((_IDIO, _stable_id(symbol)), w, vol=profile.daily_vol)[1]
+        return variance
+
+    def _log_close(self, symbol: str, w: int) -> float:
+        profile = self.profile(symbol)
+        level = math.log(profile.base_price) + profile.beta * self._series(_MARKET_SERIES, w)[0]
+        if profile.sector >= 0:
+            level += profile.sector_loading * self._series((_SECTOR, profile.sector), w)[0]
+            level += self._series((_IDIO, _stable_id(symbol)), w, vol=profile.daily_vol)[0]
+        return level
+
+    def _series(self, key: tuple[int, int], w: int, *, vol: float | None = None) -> tuple[float, float]:
+        """(cumulative log level at the close of weekday `w`, that day's variance) of one factor."""
+        block_index, offset = divmod(w, _BLOCK_DAYS)
+        block_key = (key, block_index)
+        block = self._blocks.get(block_key)
+        if block is None:
+            block = self._blocks[block_key] = _build_block(self.seed, key, block_index, vol or _FACTOR_VOL[key[0]])
+            if len(self._blocks) > 4 * self._cache_limit:
+                self._blocks.popitem(last=False)
+        return block.level[offset], block.variance[offset]
 
     def day_path(self, symbol: str, day: date) -> DayPath:
         key = (symbol, day)
@@ -209,40 +240,129 @@ class SyntheticMarket(PathMarket):
         profile = self.profile(symbol)
         current = sessions.session(day)
         minutes = current.minutes
-        prev_close = self.close_on(symbol, sessions.previous_session(day).day)
-        close = self.close_on(symbol, day)
+        log_prev = self._log_close(symbol, _weekday_index(sessions.previous_session(day).day))
+        log_close = self._log_close(symbol, _weekday_index(day))
+        variance = self.daily_variance(symbol, day)
         rng = _rng(self.seed, _stable_id(symbol), day.toordinal(), 2)
-        gap = rng.normal(0.0, profile.daily_vol * 0.35)
-        log_open = math.log(prev_close) + gap
-        log_close = math.log(close)
-        steps = rng.normal(0.0, profile.daily_vol / math.sqrt(minutes), minutes)
+        # The overnight share of the day's move, drawn as the first stretch of one random walk
+        # pinned at the close: the gap and the session that follows are independent pieces.
+        day_return = log_close - log_prev
+        gap = (
+            _OVERNIGHT_SHARE * day_return
+            + math.sqrt(_OVERNIGHT_SHARE * (1 - _OVERNIGHT_SHARE) * variance) * rng.normal()
+        )
+        log_open = log_prev + gap
+        clock = _volatility_clock(minutes)
+        steps = rng.normal(0.0, 1.0, minutes) * np.sqrt(np.diff(clock) * (1 - _OVERNIGHT_SHARE) * variance)
         walk = np.concatenate(([0.0], np.cumsum(steps)))
-        frac = _session_fraction(minutes)
-        bridge = walk - frac * walk[-1]
-        mid = np.exp(log_open + frac * (log_close - log_open) + bridge)
-        spread = profile.spread_bps * np.exp(rng.normal(0.0, 0.25, minutes + 1))
-        day_volume = profile.avg_daily_volume * math.exp(rng.normal(0.0, 0.4))
+        # A Brownian bridge in the volatility clock: the path ends exactly at the close.
+        mid = np.exp(log_open + clock * (log_close - log_open) + walk - clock * walk[-1])
+        opening_widening = 1 + 2.0 * np.exp(-np.arange(minutes + 1) / 8.0)
+        spread = profile.spread_bps * opening_widening * np.exp(rng.normal(0.0, 0.2, minutes + 1))
+        # Volume rises with the day's volatility, as it does in real markets.
+        typical = self.daily_variance_typical(symbol)
+        day_volume = profile.avg_daily_volume * math.exp(rng.normal(0.0, 0.3)) * math.sqrt(variance / typical)
         cumulative = np.floor(day_volume * _cumulative_volume_curve(minutes))
         defect_draw = rng.random(minutes + 1)
         defects = np.where(defect_draw < _DEFECT_RATE, 1 + (defect_draw * 1e6).astype(int) % 3, 0)
-        return DayPath(symbol, current, mid, spread, cumulative, prev_close, defects)
+        return DayPath(symbol, current, mid, spread, cumulative, math.exp(log_prev), defects)
+
+    def daily_variance_typical(self, symbol: str) -> float:
+        """The unconditional variance of the symbol's daily log return."""
+        profile = self.profile(symbol)
+        variance = profile.beta**2 * _FACTOR_VOL[_MARKET] ** 2
+        if profile.sector >= 0:
+            variance += profile.sector_loading**2 * _FACTOR_VOL[_SECTOR] ** 2 + profile.daily_vol**2
+        return variance
+
+
+# Factor kinds: the market (SPY), a sector, one symbol's own moves.
+_MARKET, _SECTOR, _IDIO = 1, 2, 3
+_MARKET_SERIES = (_MARKET, 0)
+_SECTORS = 11
+_FACTOR_VOL = {_MARKET: 0.011, _SECTOR: 0.009}
+# GARCH(1,1): persistence 0.98, as daily equity returns typically show; Student-t shocks, 5 dof.
+_GARCH_ALPHA, _GARCH_BETA, _T_DOF = 0.08, 0.90, 5.0
+# Weekdays per block: a factor's path is built a block (about a year) at a time. Each block's
+# total move comes from one draw per factor, so any day's level is found without building the
+# years before it; within the block, the GARCH path is bridged to that total.
+_BLOCK_DAYS = 256
+_EPOCH = date(2025, 1, 6)  # a Monday: weekday index 0; profiles give the price levels around it
+_BLOCK_SPAN = 128  # blocks each side of the epoch with a drawn total: 1900 to 2150
+_OVERNIGHT_SHARE = 0.2  # of a day's return variance, as measured for US large caps
+
+
+@dataclass(frozen=True)
+class _Block:
+    level: np.ndarray  # cumulative log level at each weekday's close
+    variance: np.ndarray  # each weekday's own variance: its GARCH state times its shock's scale
+
+
+def _weekday_index(day: date) -> int:
+    weeks, weekday = divmod((day - _EPOCH).days, 7)
+    return weeks * 5 + min(weekday, 4)
+
+
+@lru_cache(maxsize=4096)
+def _block_totals(seed: int, key: tuple[int, int], vol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each block's total log move, and the level at each block's start (index by block + span)."""
+    totals = _rng(seed, key[0], key[1], 11).normal(0.0, vol * math.sqrt(_BLOCK_DAYS), 2 * _BLOCK_SPAN)
+    starts = np.concatenate(([0.0], np.cumsum(totals)))
+    return totals, starts - starts[_BLOCK_SPAN]
+
+
+def _build_block(seed: int, key: tuple[int, int], block_index: int, vol: float) -> _Block:
+    if not -_BLOCK_SPAN <= block_index < _BLOCK_SPAN:
+        raise ValueError("the synthetic market spans 1900 to 2150")
+    totals, starts = _block_totals(seed, key, vol)
+    rng = _rng(seed, key[0], key[1], block_index + _BLOCK_SPAN, 12)
+    unconditional = vol * vol
+    omega = unconditional * (1 - _GARCH_ALPHA - _GARCH_BETA)
+    # Student-t shocks as a normal over a chi-square mixing scale, scaled to unit variance: the
+    # day's own variance (GARCH state × that scale) is what its intraday path is bridged with,
+    # so a big move looks as big by 10:00 as it ends, and early gainers do not drift on.
+    scale = (_T_DOF - 2) / rng.chisquare(_T_DOF, _BLOCK_DAYS)
+    shocks = rng.normal(0.0, 1.0, _BLOCK_DAYS) * np.sqrt(scale)
+    conditional = np.empty(_BLOCK_DAYS)
+    returns = np.empty(_BLOCK_DAYS)
+    h = unconditional * math.exp(rng.normal(-0.125, 0.5))  # where the volatility stands as the block opens
+    for day, shock in enumerate(shocks.tolist()):
+        conditional[day] = h
+        r = math.sqrt(h) * shock
+        returns[day] = r
+        h = omega + _GARCH_ALPHA * r * r + _GARCH_BETA * h
+    variance = conditional * scale
+    position = block_index + _BLOCK_SPAN
+    returns += (totals[position] - returns.sum()) * variance / variance.sum()
+    return _Block(level=starts[position] + np.cumsum(returns), variance=variance)
+
+
+@lru_cache(maxsize=8)
+def _volatility_clock(minutes: int) -> np.ndarray:
+    """Share of the session's variance done by each minute: U-shaped, busiest at the open and close."""
+    x = _session_fraction(minutes)
+    integral = x + ((2 * x - 1) ** 3 + 1) / 2
+    clock = integral / integral[-1]
+    clock.flags.writeable = False
+    return clock
 
 
 @lru_cache(maxsize=20_000)
 def _profile(seed: int, symbol: str) -> SymbolProfile:
     rng = _rng(seed, _stable_id(symbol), 0)
     if symbol == SPY:
-        base_price, daily_vol, adv, spread = 560.0, 0.009, 60_000_000.0, 0.3
-    else:
-        base_price = _clip(math.exp(rng.normal(math.log(45.0), 1.0)), 1.5, 900.0)
-        daily_vol = _clip(rng.lognormal(math.log(0.022), 0.45), 0.006, 0.09)
-        adv = _clip(math.exp(rng.normal(math.log(1_500_000), 1.3)), 20_000, 80_000_000)
-        # Thin, cheap names trade wide; liquid ones tight.
-        spread = _clip(400.0 / math.sqrt(adv / 10_000) + 40.0 / base_price, 1.0, 150.0)
-    amplitudes = tuple(float(a) for a in rng.uniform(0.02, 0.12, 3))
-    periods = tuple(float(p) for p in rng.uniform(15.0, 400.0, 3))
-    phases = tuple(float(p) for p in rng.uniform(0.0, 2 * math.pi, 3))
-    return SymbolProfile(symbol, base_price, daily_vol, adv, spread, amplitudes, periods, phases)
+        # The market itself: one cent wide nearly always.
+        return SymbolProfile(symbol, 560.0, 0.0, 60_000_000.0, 0.12, -1, 1.0, 0.0)
+    base_price = _clip(math.exp(rng.normal(math.log(45.0), 1.0)), 1.5, 900.0)
+    adv = _clip(math.exp(rng.normal(math.log(1_500_000), 1.3)), 20_000, 80_000_000)
+    # Thin names move more on their own news than liquid ones.
+    daily_vol = _clip(0.02 * (adv / 1e6) ** -0.22 * math.exp(rng.normal(0.0, 0.2)), 0.006, 0.05)
+    # Liquid names quote a few basis points wide, thin ones tens; the cent tick widens cheap ones.
+    spread = _clip(10.0 * (adv / 1e6) ** -0.7, 0.8, 150.0)
+    sector = int(rng.integers(0, _SECTORS))
+    beta = _clip(rng.normal(1.0, 0.3), 0.3, 2.0)
+    sector_loading = float(rng.uniform(0.3, 0.8))
+    return SymbolProfile(symbol, base_price, daily_vol, adv, spread, sector, beta, sector_loading)
 
 
 def _clip(value: float, low: float, high: float) -> float:
@@ -303,14 +423,16 @@ class BarMarket(PathMarket):
             return None
         previous = in_set.filter(start__lt=day_start).order_by("-start").first()
         intraday = [b for b in bars if b.interval_seconds < 86_400]
+        low = high = None
         if intraday:
             mid, volume = self._intraday(current, intraday, minutes)
         else:
             mid, volume = self._daily(bars[0], minutes)
+            low, high = float(bars[0].low), float(bars[0].high)
         prev_close = float(previous.close) if previous else float(bars[0].open)
         spread = np.full(minutes + 1, self.DEFAULT_SPREAD_BPS)
         defects = np.zeros(minutes + 1, dtype=int)
-        return DayPath(symbol, current, mid, spread, volume, prev_close, defects)
+        return DayPath(symbol, current, mid, spread, volume, prev_close, defects, low=low, high=high)
 
     @staticmethod
     def _daily(bar, minutes: int) -> tuple[np.ndarray, np.ndarray]:

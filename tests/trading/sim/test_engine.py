@@ -168,3 +168,49 @@ def test_a_bracket_partly_known_to_the_broker_is_refused_with_the_rest_of_its_ba
     with pytest.raises(IntegrityError, match="partly known"):
         sim_place_brackets(account=account, brackets=[_bracket(), half], at=AT, market=market, slippage_bps=Decimal(0))
     assert SimOrder.objects.count() == 1 and not SimExecution.objects.exists()
+
+
+class GapMarket:
+    """ABC trades flat at 10.00 on Thursday 2026-11-19 and opens Friday at `friday`, staying there."""
+
+    def __init__(self, friday: float):
+        self.friday = friday
+
+    def __contains__(self, symbol):
+        return symbol == "ABC"
+
+    def day_path(self, symbol, day):
+        import numpy as np
+
+        from trading import sessions
+        from trading.sim.market import DayPath
+
+        current = sessions.session(day)
+        level = 10.0 if day.day == 19 else self.friday
+        points = current.minutes + 1
+        return DayPath(symbol, current, np.full(points, level), np.full(points, 1.0), np.arange(points) * 100.0,
+                       10.0, np.zeros(points, dtype=int))  # fmt: skip
+
+    def quote(self, symbol, at):
+        path = self.day_path(symbol, at.date())
+        bid, ask = path.bid_ask(path.index_at(at))
+        return Quote(symbol=symbol, bid=bid, ask=ask, last=ask, time=at)
+
+
+@pytest.mark.parametrize(
+    "friday, leg, fills_at",
+    [
+        (11.50, "LMT", Decimal("11.50")),  # the target gapped through: the better opening bid, not 11.00
+        (9.00, "STP", Decimal("8.99")),  # the stop gapped through: the worse opening bid, not 9.50
+    ],
+)
+def test_an_exit_the_market_gaps_through_fills_at_the_opening_price(friday, leg, fills_at):
+    market = GapMarket(friday)
+    account = sim_account_get(account_id="SIM-GAP", starting_cash=Decimal("100000"))
+    thursday = datetime(2026, 11, 19, 15, 30, tzinfo=UTC)
+    sim_place_bracket(account=account, bracket=_bracket(), at=thursday, market=market, slippage_bps=Decimal(0))
+    sim_advance(account=account, at=datetime(2026, 11, 20, 16, 0, tzinfo=UTC), market=market, slippage_bps=Decimal(0))
+    filled = SimOrder.objects.get(account=account, status=SimOrder.Status.FILLED, order_type=leg)
+    execution = SimExecution.objects.get(order=filled)
+    assert execution.price == fills_at
+    assert execution.executed_at == datetime(2026, 11, 20, 14, 30, tzinfo=UTC)  # Friday's open

@@ -121,6 +121,20 @@ class TestSimScanner:
         assert changes == sorted(changes, reverse=True)
         assert [r.rank for r in results] == list(range(1, 21))
 
+    @pytest.mark.parametrize("scan_code, sign", [("TOP_PERC_GAIN", 1), ("TOP_PERC_LOSE", -1)])
+    def test_a_small_universe_lists_only_gainers_or_only_losers(self, db, scan_code, sign):
+        with SimBroker(seed=20240101, universe_size=12) as small:
+            results = small.scan(at=MORNING, scan_code=scan_code, above_price=Decimal(0), above_volume=0,
+                                 max_results=50)  # fmt: skip
+            changes = [
+                (path := small.market.day_path(r.symbol, date(2026, 11, 20))).mid[path.index_at(MORNING)]
+                / path.prev_close
+                - 1
+                for r in results
+            ]
+        assert results and len(results) < 12, "some of the twelve went the other way"
+        assert all(change * sign > 0 for change in changes)
+
     def test_most_active_is_ordered_by_volume_and_filters_apply(self, broker):
         results = broker.scan(
             at=MORNING, scan_code="MOST_ACTIVE", above_price=Decimal(20), above_volume=1_000_000, max_results=50
