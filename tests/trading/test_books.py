@@ -69,6 +69,23 @@ def test_a_leg_cancelled_by_us_that_filled_at_the_broker_meanwhile_still_has_its
     assert trade.status == Trade.Status.CLOSED
 
 
+def test_a_fill_the_broker_made_before_a_crash_is_taken_in_days_later(morning):
+    """The SIM broker filled a stop on Friday; the process died before the book heard of it. The
+    next mark, on Monday, takes the Friday fill in at its own minute and price."""
+    run = pipeline_run(RunOptions(at=morning))
+    trade = run.trades.filter(status=Trade.Status.OPEN).first()
+    stop = trade.orders.get(leg=Order.Leg.STOP)
+    with brokers.create_for(trade.book) as broker:
+        SimOrder.objects.filter(order_ref=stop.client_order_ref).update(stop_price=Decimal("100000"))
+        broker.advance_to(morning + timedelta(minutes=1))  # the broker fills it; no book sync follows
+    monday = morning + timedelta(days=3)
+    book_mark(at=monday)
+    fill = Fill.objects.get(order=stop)
+    assert fill.filled_at == morning + timedelta(minutes=1)
+    trade.refresh_from_db()
+    assert trade.status == Trade.Status.CLOSED and trade.exit_time == fill.filled_at
+
+
 def test_a_moment_before_the_books_clock_is_refused_with_the_hint(morning, close_of_day):
     book_mark(at=close_of_day)
     with pytest.raises(BrokerError, match="replay into a new book"):
@@ -174,6 +191,21 @@ def test_replay_command_makes_the_book_and_prints_its_stats_as_json():
         call_command("replay", "--from", "2026-11-16", "--to", "2026-11-16", "--book", "ib", stdout=StringIO())
     with pytest.raises(CommandError, match="no NYSE session"):
         call_command("replay", "--from", "2026-11-21", "--to", "2026-11-22", "--book", "cli", stdout=StringIO())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--from", "2026-11-20", "--to", "2026-11-16"], "before --from"),
+        (["--from", "2026-11-21", "--to", "2026-11-22"], "no NYSE session"),
+        (["--from", "2026-11-16", "--to", "2026-11-16", "--market", "nosuchset"], "holds no bars"),
+    ],
+)
+def test_a_refused_replay_makes_no_book(db, args, message):
+    before = set(Book.objects.values_list("name", flat=True))
+    with pytest.raises(CommandError, match=message):
+        call_command("replay", *args, "--book", "never", stdout=StringIO())
+    assert set(Book.objects.values_list("name", flat=True)) == before
 
 
 def test_stats_compares_two_books_side_by_side(morning):

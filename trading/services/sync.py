@@ -1,7 +1,7 @@
 """Bringing the book in step with what the broker reports: executions, order states, and the
 adoption of orders whose acknowledgement we never recorded (a crash, a dropped socket)."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
 from django.conf import settings
@@ -33,7 +33,7 @@ def book_apply_executions(*, executions: list[Execution]) -> int:
     )
 
 
-def book_sync(*, broker: BaseBroker, book: Book, since: datetime | None = None) -> int:
+def book_sync(*, broker: BaseBroker, book: Book) -> int:
     """Pull executions and the states of the book's open orders from its broker into the book.
 
     The broker ids the book recorded go with the request, so a report that comes back
@@ -43,17 +43,17 @@ def book_sync(*, broker: BaseBroker, book: Book, since: datetime | None = None) 
     # A leg we cancelled to close a trade may have filled at the broker in the same instant
     # (another worker advanced it): its fill must still be taken in, so legs of trades still
     # open or closed within the last day are asked for too (a handful; never the whole history).
-    since = (book.clock or timezone.now()) - timedelta(days=1)
+    closed_since = (book.clock or timezone.now()) - timedelta(days=1)
     recent_trades = Trade.objects.filter(book=book).filter(
-        Q(status=Trade.Status.OPEN) | Q(status=Trade.Status.CLOSED, exit_time__gte=since)
+        Q(status=Trade.Status.OPEN) | Q(status=Trade.Status.CLOSED, exit_time__gte=closed_since)
     )
     awaiting += unfilled.filter(status=Order.Status.CANCELLED, trade__in=recent_trades.values("pk")).values_list(
         "broker_order_id", "client_order_ref"
     )
     awaiting_fills = {broker_id: ref for broker_id, ref in awaiting if broker_id}
-    executions = broker.executions(
-        since=since, broker_order_ids=awaiting_fills, order_refs={ref for _, ref in awaiting}
-    )
+    # Every execution of the awaited orders, however old: a fill the broker made before a crash
+    # and a long pause (a weekend) is taken in when the book next syncs, never skipped.
+    executions = broker.executions(broker_order_ids=awaiting_fills, order_refs={ref for _, ref in awaiting})
     new_fills = book_apply_executions(executions=executions)
     open_orders = dict(
         Order.objects.filter(book=book, dry_run=False, status__in=Order.OPEN_STATUSES)
