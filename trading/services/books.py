@@ -112,6 +112,11 @@ def book_create(
     simulated = not backend.sends_real_orders
     if not simulated and market != SYNTHETIC_MARKET:
         raise BookInvalid(f"only a SIM book replays a market; {broker_alias!r} trades the broker's own")
+    if market != SYNTHETIC_MARKET:
+        from trading.sim.models import Bar
+
+        if not Bar.objects.filter(bar_set=market).exists():
+            raise BookInvalid(f"bar set {market!r} holds no bars; import some with import_bars --into {market}")
     account = f"SIM-{name}" if simulated else str(brokers.settings[broker_alias].get("OPTIONS", {}).get("account", ""))
     try:
         with transaction.atomic():

@@ -42,16 +42,21 @@ class ReplayResult:
     failed: list[str] = field(default_factory=list)
 
 
+def replay_check_range(*, start: date, end: date) -> None:
+    """A replay needs a range holding at least one session (checked before any book is made)."""
+    if end < start:
+        raise ReplayRefused(f"--to {end} is before --from {start}")
+    if not sessions.sessions_between(start, end):
+        raise ReplayRefused(f"no NYSE session from {start} to {end}")
+
+
 def replay_check(*, book: Book, start: date, end: date) -> None:
     """A replay needs a simulated book and a range of sessions."""
     from trading.brokers import brokers
 
     if brokers.backend_class(book.broker_alias).sends_real_orders:
         raise ReplayRefused(f"book {book.name!r} trades a real broker ({book.broker_alias}); only a SIM book replays")
-    if end < start:
-        raise ReplayRefused(f"--to {end} is before --from {start}")
-    if not sessions.sessions_between(start, end):
-        raise ReplayRefused(f"no NYSE session from {start} to {end}")
+    replay_check_range(start=start, end=end)
 
 
 def replay_run(

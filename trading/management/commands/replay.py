@@ -9,11 +9,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from reporting.selectors import period_from_month, stats_summary
+from trading.brokers.base import BrokerError
 from trading.cli import parse_day
 from trading.models import SYNTHETIC_MARKET, Book
 from trading.schedule.plan import ScheduleConfig
 from trading.services.books import BookInvalid, book_create
-from trading.services.replay import ReplayRefused, replay_check, replay_run
+from trading.services.replay import ReplayRefused, replay_check, replay_check_range, replay_run
 from trading.sessions import NEW_YORK
 
 RISK_OVERRIDES = ("stop_pct", "target_pct", "min_score", "max_open_positions", "notional_per_trade")
@@ -49,8 +50,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         start, end = parse_day(options["start"], option="--from"), parse_day(options["end"], option="--to")
-        book = Book.objects.filter(name=options["book"]).first() or self._new_book(options)
         try:
+            # Refused before a new book is made: a bad range leaves nothing behind.
+            replay_check_range(start=start, end=end)
+            book = Book.objects.filter(name=options["book"]).first() or self._new_book(options)
             replay_check(book=book, start=start, end=end)
         except ReplayRefused as exc:
             raise CommandError(str(exc)) from None
@@ -68,13 +71,15 @@ class Command(BaseCommand):
             result = replay_run(book=book, start=start, end=end, config=config, on_occurrence=progress.step)
         except KeyboardInterrupt:
             progress.close()
-            book.refresh_from_db(fields=["clock"])
-            clock = f"{book.clock.astimezone(NEW_YORK):%Y-%m-%d %H:%M %Z}" if book.clock else "its start"
             raise CommandError(
-                f"interrupted; book {book.name!r} stands consistent at {clock}. Run the same command to continue "
-                "from there (a job cut off mid-way is recovered: its orders adopted or released, never resent).",
+                f"interrupted; book {book.name!r} stands consistent at {_clock(book)}. Run the same command to "
+                "continue from there (a job cut off mid-way is recovered: its orders adopted or released, never "
+                "resent).",
                 returncode=130,
             ) from None
+        except BrokerError as exc:
+            # Recorded on the job's slot as failed; the book stands as the last finished job left it.
+            raise CommandError(f"replay stopped: {exc}; book {book.name!r} stands at {_clock(book)}") from None
         finally:
             root.setLevel(level)
             progress.close()
@@ -128,6 +133,11 @@ class Command(BaseCommand):
 
         total = len(plan_between(start=start, end=end, config=config))
         return _Progress(total=total, label=f"replay {book.name}", quiet=quiet or not sys.stderr.isatty())
+
+
+def _clock(book: Book) -> str:
+    book.refresh_from_db(fields=["clock"])
+    return f"{book.clock.astimezone(NEW_YORK):%Y-%m-%d %H:%M %Z}" if book.clock else "its start"
 
 
 class _Progress:
