@@ -299,19 +299,23 @@ def _first_trigger(order: SimOrder, bids: np.ndarray, asks: np.ndarray) -> int |
     return int(found[0]) if found.size else None
 
 
-def _exit_fill_price(order: SimOrder, touch: Decimal, slippage_bps: Decimal) -> Decimal:
+def _exit_fill_price(order: SimOrder, touch: Decimal, slippage_bps: Decimal, *, at_open: bool) -> Decimal:
+    """`at_open`: the order was working before the session opened and trades at its first minute."""
     if order.order_type == "STP":
         # A stop becomes a market order: it fills at the touch (worse than the stop on a gap).
         worse = min(order.stop_price, touch) if order.side == "SELL" else max(order.stop_price, touch)
         return _slipped(worse, order.side, slippage_bps)
-    # A limit trades at its price or better: when the market opens through it, at the open.
+    if not at_open:
+        # During the session the price passes through the limit, where the resting order is taken.
+        return to_price(order.limit_price)
+    # The market opened through the limit: the opening cross fills it at the better price.
     better = max(order.limit_price, touch) if order.side == "SELL" else min(order.limit_price, touch)
     return to_price(better)
 
 
 def _first_fill(orders: list[SimOrder], *, start: datetime, end: datetime, market):
     """The first exit of one OCA group to trade after `start`, up to `end`: (moment, order,
-    touch), or None. One vectorised pass over each session's minute path."""
+    touch, at the open?), or None. One vectorised pass over each session's minute path."""
     symbol = orders[0].symbol
     first_day = start.astimezone(sessions.NEW_YORK).date()
     last_day = end.astimezone(sessions.NEW_YORK).date()
@@ -330,7 +334,7 @@ def _first_fill(orders: list[SimOrder], *, start: datetime, end: datetime, marke
         # Same minute for stop and target: assume the stop traded first (the conservative reading).
         index, winner = min(triggers, key=lambda t: (t[0], t[1].order_type != "STP"))
         touch = Decimal(str(bids[index] if winner.side == "SELL" else asks[index]))
-        return current.open + timedelta(minutes=lo + index), winner, touch
+        return current.open + timedelta(minutes=lo + index), winner, touch, lo + index == 0
     return None
 
 
@@ -342,9 +346,9 @@ def _work_groups(account, groups: list[list[SimOrder]], *, end: datetime, market
         found = _first_fill(orders, start=_group_start(orders, account.clock), end=end, market=market)
         if found is None:
             continue
-        at, winner, touch = found
+        at, winner, touch, at_open = found
         winner.status, winner.filled_quantity = SimOrder.Status.FILLED, winner.quantity
-        fills.append((winner, _exit_fill_price(winner, touch, slippage_bps), at))
+        fills.append((winner, _exit_fill_price(winner, touch, slippage_bps, at_open=at_open), at))
         filled.append(winner)
         for other in orders:
             if other is not winner:

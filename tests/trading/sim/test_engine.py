@@ -171,10 +171,11 @@ def test_a_bracket_partly_known_to_the_broker_is_refused_with_the_rest_of_its_ba
 
 
 class GapMarket:
-    """ABC trades flat at 10.00 on Thursday 2026-11-19 and opens Friday at `friday`, staying there."""
+    """ABC trades flat at 10.00 on Thursday 2026-11-19; on Friday it moves to `friday` from minute
+    `moves_at` (0: it opens there) and stays there."""
 
-    def __init__(self, friday: float):
-        self.friday = friday
+    def __init__(self, friday: float, moves_at: int = 0):
+        self.friday, self.moves_at = friday, moves_at
 
     def __contains__(self, symbol):
         return symbol == "ABC"
@@ -186,10 +187,12 @@ class GapMarket:
         from trading.sim.market import DayPath
 
         current = sessions.session(day)
-        level = 10.0 if day.day == 19 else self.friday
         points = current.minutes + 1
-        return DayPath(symbol, current, np.full(points, level), np.full(points, 1.0), np.arange(points) * 100.0,
-                       10.0, np.zeros(points, dtype=int))  # fmt: skip
+        mid = np.full(points, 10.0)
+        if day.day == 20:
+            mid[self.moves_at :] = self.friday
+        return DayPath(symbol, current, mid, np.full(points, 1.0), np.arange(points) * 100.0, 10.0,
+                       np.zeros(points, dtype=int))  # fmt: skip
 
     def quote(self, symbol, at):
         path = self.day_path(symbol, at.date())
@@ -214,3 +217,15 @@ def test_an_exit_the_market_gaps_through_fills_at_the_opening_price(friday, leg,
     execution = SimExecution.objects.get(order=filled)
     assert execution.price == fills_at
     assert execution.executed_at == datetime(2026, 11, 20, 14, 30, tzinfo=UTC)  # Friday's open
+
+
+def test_a_target_reached_during_the_session_fills_at_its_limit():
+    """Only a gap fills a limit at a better price: during the session the price passes through it."""
+    market = GapMarket(11.50, moves_at=60)
+    account = sim_account_get(account_id="SIM-GAP", starting_cash=Decimal("100000"))
+    thursday = datetime(2026, 11, 19, 15, 30, tzinfo=UTC)
+    sim_place_bracket(account=account, bracket=_bracket(), at=thursday, market=market, slippage_bps=Decimal(0))
+    sim_advance(account=account, at=datetime(2026, 11, 20, 18, 0, tzinfo=UTC), market=market, slippage_bps=Decimal(0))
+    execution = SimExecution.objects.get(order__status=SimOrder.Status.FILLED, order__order_type="LMT")
+    assert execution.price == Decimal("11.00")
+    assert execution.executed_at == datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
