@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from trading.brokers import brokers
 from trading.brokers.base import BrokerError
+from trading.files import write_atomically
 from trading.models import Book, Fill, Order, Position, Trade
 from trading.money import ZERO, to_cents, to_money
 from trading.services.books import book_default, default_book_name
@@ -341,9 +342,7 @@ def reconciliation_write_file(run: ReconciliationRun) -> None:
         if run.book.name == default_book_name()
         else f"position_reconciliation_{run.book.name}.json"
     )
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(reconciliation_summary(run), indent=2))
-    temporary.replace(path)  # atomic: a reader never sees half a file
+    write_atomically(path, json.dumps(reconciliation_summary(run), indent=2))
 
 
 @transaction.atomic

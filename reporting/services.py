@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from trading import sessions
+from trading.files import write_atomically
 from trading.models import Book
 from trading.money import to_cents
 from trading.services.books import book_default
@@ -24,19 +23,6 @@ from .rendering import report_csv, report_markdown, report_trade_rows
 from .snapshots import equity_curve, equity_metrics, session_close_moment, snapshot_for
 
 log = structlog.get_logger(__name__)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Replace `path` in one step, so a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @transaction.atomic
@@ -77,8 +63,8 @@ def report_generate(*, book: Book | None = None, day: date) -> DailyReport:
     directory = Path(settings.TRADE_LABS_REPORTS_DIR)
     stem = DailyReport(book=book, day=day).file_stem
     markdown_path, csv_path = directory / f"{stem}.md", directory / f"{stem}.csv"
-    _write_atomically(markdown_path, markdown)
-    _write_atomically(csv_path, csv_text)
+    write_atomically(markdown_path, markdown)
+    write_atomically(csv_path, csv_text)
 
     report, created = DailyReport.objects.update_or_create(
         book=book,

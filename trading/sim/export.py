@@ -2,12 +2,12 @@
 layout that `import_bars` reads (one CSV per symbol), or one moment's quotes of many symbols."""
 
 import csv
-import os
-import tempfile
+import io
 from datetime import date, datetime
 from pathlib import Path
 
 from trading import sessions
+from trading.files import write_atomically
 
 from .market import SyntheticMarket
 
@@ -56,7 +56,6 @@ def sim_export_daily(*, market: SyntheticMarket, symbols: list[str], start: date
     days = [s.day for s in sessions.sessions_between(start, end)]
     if not days:
         raise ExportRefused(f"no NYSE session from {start} to {end}")
-    out_dir.mkdir(parents=True, exist_ok=True)
     for symbol in symbols:
         _write_csv(out_dir / f"{symbol}.csv", DAILY_HEADER, [daily_bars(market, symbol, day) for day in days])
     return len(symbols)
@@ -67,20 +66,14 @@ def sim_export_quotes(*, market: SyntheticMarket, symbols: list[str], at: dateti
     for symbol in symbols:
         quote = market.quote(symbol, at)
         rows.append([symbol, quote.bid if quote.bid is not None else "", quote.ask, quote.last, quote.volume])
-    out_file.parent.mkdir(parents=True, exist_ok=True)
     _write_csv(out_file, QUOTES_HEADER, rows)
     return len(rows)
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
     """Whole or not at all: a reader never sees half a file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(header)
-            writer.writerows(rows)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_atomically(path, text.getvalue())

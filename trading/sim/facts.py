@@ -8,7 +8,7 @@ registry package's data) and synthetic ones are measured by the same code.
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 import numpy as np
 
@@ -141,8 +141,3 @@ def _gainers_after_1000(market: SyntheticMarket, days: list[date], top: int = 10
     values = np.array(moves)
     spread = values.std(ddof=1) / math.sqrt(len(values))
     return float(values.mean()), float(values.mean() / spread) if spread else 0.0
-
-
-def session_days(end: date, count: int) -> list[date]:
-    """The last `count` sessions up to `end`."""
-    return [s.day for s in sessions.sessions_between(end - timedelta(days=2 * count), end)][-count:]
