@@ -113,8 +113,7 @@ class SimBroker(BaseBroker):
             return [ScanResult(symbol="SPY", rank=1)] if "SPY" in self.market else []
         current = sessions.session_at_or_before(at)
         rows = []
-        for symbol in self.market.symbols:
-            path = self.market.day_path(symbol, current.day)
+        for symbol, path in self.market.day_paths(self.market.symbols, current.day).items():
             if path is None:
                 continue
             index = path.index_at(at)

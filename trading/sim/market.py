@@ -135,6 +135,10 @@ class PathMarket:
     def day_path(self, symbol: str, day: date) -> DayPath | None:
         raise NotImplementedError
 
+    def day_paths(self, symbols, day: date) -> dict[str, DayPath | None]:
+        """Several symbols' paths of one session (a market that can build them together does)."""
+        return {symbol: self.day_path(symbol, day) for symbol in symbols}
+
     def quote(self, symbol: str, at: datetime) -> Quote:
         if symbol not in self:
             return Quote(symbol=symbol, error="unknown symbol")
@@ -226,46 +230,69 @@ class SyntheticMarket(PathMarket):
         return block.level[offset], block.variance[offset]
 
     def day_path(self, symbol: str, day: date) -> DayPath:
-        key = (symbol, day)
-        cached = self._paths.get(key)
-        if cached is not None:
-            return cached
-        path = self._build_day_path(symbol, day)
-        self._paths[key] = path
-        if len(self._paths) > self._cache_limit:
-            self._paths.popitem(last=False)
-        return path
+        cached = self._paths.get((symbol, day))
+        return cached if cached is not None else self.day_paths([symbol], day)[symbol]
 
-    def _build_day_path(self, symbol: str, day: date) -> DayPath:
-        profile = self.profile(symbol)
+    def day_paths(self, symbols, day: date) -> dict[str, DayPath]:
+        """The paths of `symbols` on `day`; those not cached are built together, as one array
+        per quantity (a first scan reads every symbol's path of the session)."""
+        missing = [symbol for symbol in symbols if (symbol, day) not in self._paths]
+        if missing:
+            for path in self._build_day_paths(missing, day):
+                self._paths[(path.symbol, day)] = path
+            while len(self._paths) > max(self._cache_limit, len(missing)):
+                self._paths.popitem(last=False)
+        return {symbol: self._paths[(symbol, day)] for symbol in symbols}
+
+    def _build_day_paths(self, symbols: list[str], day: date) -> list[DayPath]:
+        """Each symbol's draws come from its own generator, seeded by (seed, symbol, day), in the
+        same order as ever, so a path does not depend on which others are built with it; only
+        the arithmetic on them runs over all the symbols at once."""
         current = sessions.session(day)
         minutes = current.minutes
-        log_prev = self._log_close(symbol, _weekday_index(sessions.previous_session(day).day))
-        log_close = self._log_close(symbol, _weekday_index(day))
-        variance = self.daily_variance(symbol, day)
-        rng = _rng(self.seed, _stable_id(symbol), day.toordinal(), 2)
+        w_prev, w = _weekday_index(sessions.previous_session(day).day), _weekday_index(day)
+        count = len(symbols)
+        log_prev, log_close, variance = np.empty(count), np.empty(count), np.empty(count)
+        spread_bps, day_volume = np.empty(count), np.empty(count)
+        gap_draw = np.empty(count)
+        steps = np.empty((count, minutes))
+        spread_draw = np.empty((count, minutes + 1))
+        defect_draw = np.empty((count, minutes + 1))
+        for i, symbol in enumerate(symbols):
+            profile = self.profile(symbol)
+            log_prev[i] = self._log_close(symbol, w_prev)
+            log_close[i] = self._log_close(symbol, w)
+            variance[i] = self.daily_variance(symbol, day)
+            spread_bps[i] = profile.spread_bps
+            rng = _rng(self.seed, _stable_id(symbol), day.toordinal(), 2)
+            gap_draw[i] = rng.standard_normal()
+            rng.standard_normal(out=steps[i])
+            rng.standard_normal(out=spread_draw[i])
+            # Volume rises with the day's volatility, as it does in real markets.
+            typical = self.daily_variance_typical(symbol)
+            day_volume[i] = (
+                profile.avg_daily_volume * math.exp(0.3 * rng.standard_normal()) * math.sqrt(variance[i] / typical)
+            )
+            rng.random(out=defect_draw[i])
         # The overnight share of the day's move, drawn as the first stretch of one random walk
         # pinned at the close: the gap and the session that follows are independent pieces.
         day_return = log_close - log_prev
-        gap = (
-            _OVERNIGHT_SHARE * day_return
-            + math.sqrt(_OVERNIGHT_SHARE * (1 - _OVERNIGHT_SHARE) * variance) * rng.normal()
-        )
-        log_open = log_prev + gap
+        gap = _OVERNIGHT_SHARE * day_return + np.sqrt(_OVERNIGHT_SHARE * (1 - _OVERNIGHT_SHARE) * variance) * gap_draw
+        log_open = (log_prev + gap)[:, None]
         clock = _volatility_clock(minutes)
-        steps = rng.normal(0.0, 1.0, minutes) * np.sqrt(np.diff(clock) * (1 - _OVERNIGHT_SHARE) * variance)
-        walk = np.concatenate(([0.0], np.cumsum(steps)))
-        # A Brownian bridge in the volatility clock: the path ends exactly at the close.
-        mid = np.exp(log_open + clock * (log_close - log_open) + walk - clock * walk[-1])
+        steps *= np.sqrt(np.diff(clock) * (1 - _OVERNIGHT_SHARE) * variance[:, None])
+        walk = np.zeros((count, minutes + 1))
+        np.cumsum(steps, axis=1, out=walk[:, 1:])
+        # A Brownian bridge in the volatility clock: each path ends exactly at its close.
+        mid = np.exp(log_open + clock * (log_close[:, None] - log_open) + walk - clock * walk[:, -1:])
         opening_widening = 1 + 2.0 * np.exp(-np.arange(minutes + 1) / 8.0)
-        spread = profile.spread_bps * opening_widening * np.exp(rng.normal(0.0, 0.2, minutes + 1))
-        # Volume rises with the day's volatility, as it does in real markets.
-        typical = self.daily_variance_typical(symbol)
-        day_volume = profile.avg_daily_volume * math.exp(rng.normal(0.0, 0.3)) * math.sqrt(variance / typical)
-        cumulative = np.floor(day_volume * _cumulative_volume_curve(minutes))
-        defect_draw = rng.random(minutes + 1)
+        spread = spread_bps[:, None] * opening_widening * np.exp(0.2 * spread_draw)
+        cumulative = np.floor(day_volume[:, None] * _cumulative_volume_curve(minutes))
         defects = np.where(defect_draw < _DEFECT_RATE, 1 + (defect_draw * 1e6).astype(int) % 3, 0)
-        return DayPath(symbol, current, mid, spread, cumulative, math.exp(log_prev), defects)
+        return [
+            DayPath(symbol, current, mid[i], spread[i], cumulative[i], math.exp(log_prev[i]), defects[i])
+            for i, symbol in enumerate(symbols)
+        ]
 
     def daily_variance_typical(self, symbol: str) -> float:
         """The unconditional variance of the symbol's daily log return."""
