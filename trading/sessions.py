@@ -10,6 +10,7 @@ the day changes, so a process running for a year keeps seeing sessions. A date o
 raises OutsideCalendar (a ValueError) rather than reading as a day without a session.
 """
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -95,12 +96,18 @@ def check_known(day: date, *, today: date | None = None) -> None:
         )
 
 
+@lru_cache(maxsize=2)
+def _session_days_built_on(today: date) -> tuple[tuple[date, ...], frozenset[date]]:
+    """The calendar's session days, in order and as a set: a replay asks about days thousands of
+    times, and these answer without a pandas lookup each time."""
+    days = tuple(ts.date() for ts in _xnys_built_on(today).sessions)
+    return days, frozenset(days)
+
+
 def is_session(day: date) -> bool:
     """Whether the NYSE trades on `day`; OutsideCalendar when the calendar cannot say."""
     check_known(day)
-    cal, ts = _xnys(), _ts(day)
-    # The window's edge days before its first or after its last session are days without one.
-    return cal.first_session <= ts <= cal.last_session and bool(cal.is_session(ts))
+    return day in _session_days_built_on(_today())[1]
 
 
 @lru_cache(maxsize=4096)
@@ -130,11 +137,8 @@ def sessions_between(start: date, end: date) -> list[Session]:
         return []
     check_known(start)
     check_known(end)
-    cal = _xnys()
-    start_ts, end_ts = max(_ts(start), cal.first_session), min(_ts(end), cal.last_session)
-    if start_ts > end_ts:
-        return []
-    return [session(ts.date()) for ts in cal.sessions_in_range(start_ts, end_ts)]
+    days = _session_days_built_on(_today())[0]
+    return [session(day) for day in days[bisect_left(days, start) : bisect_right(days, end)]]
 
 
 def is_open(at: datetime) -> bool:
