@@ -144,6 +144,11 @@ def test_a_replay_keeps_what_working_every_mark_would_keep(flatten_minutes):
     for occurrence in plan_between(start=date(2026, 11, 16), end=date(2026, 11, 17)):
         job_run(job=occurrence.job, book=every, intended=occurrence.at, now=occurrence.at)
     assert _fingerprint(replayed) and _fingerprint(replayed) == _fingerprint(every)
+    closes = [
+        list(DailySnapshot.objects.filter(book=b).order_by("day").values_list("day", "equity", "unrealized_pnl"))
+        for b in (replayed, every)
+    ]
+    assert closes[0] and closes[0] == closes[1], "the same marks at every close"
     if flatten_minutes:
         assert Trade.objects.filter(book=replayed, exit_reason=Trade.ExitReason.END_OF_DAY).exists()
     assert JobSlot.objects.filter(book=replayed).count() == JobSlot.objects.filter(book=every).count()

@@ -393,7 +393,13 @@ def _set_candidate(candidate: Candidate, status: str, reason: str = "") -> None:
 def _execute(run, broker, chosen: list[Candidate], *, risk: RiskConfig, dry_run: bool, moment) -> list[str]:
     """Size each chosen candidate and check it against the risk limits, then execute the
     brackets that pass. Returns the problems, one line per failed candidate."""
-    gate = RiskGate(book=run.book, config=risk, dry_run=dry_run, now=moment)
+    gate = RiskGate(
+        book=run.book,
+        config=risk,
+        dry_run=dry_run,
+        now=moment,
+        quotes_for=lambda symbols: broker.quotes(symbols, at=moment),
+    )
     planned, skipped = [], []
     for candidate in chosen:
         plan = plan_long_entry(ask=candidate.ask, config=risk)

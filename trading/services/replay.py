@@ -10,7 +10,7 @@ slots say it got to, with nothing done twice.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
 import structlog
 from django.db import transaction
@@ -81,7 +81,7 @@ def replay_run(
         quiet = _quiet_marks(plan, index, book=book)
         index += len(quiet)
         occurrence = plan[index]
-        for outcome in _record_quiet(quiet, book=book, worked_at=occurrence.at):
+        for outcome in _record_quiet(quiet, book=book, worked_by=occurrence):
             _count(result, outcome, on_occurrence)
         book.refresh_from_db(fields=["clock"])
         outcome = job_run(job=occurrence.job, book=book, intended=occurrence.at, now=occurrence.at, config=config)
@@ -103,33 +103,37 @@ def _count(result: ReplayResult, outcome: JobOutcome, on_occurrence, *, label: s
 
 
 def _quiet_marks(plan: list[Occurrence], index: int, *, book: Book) -> list[Occurrence]:
-    """The marks from `index` on that the replay records without working: all of a stretch of
-    marks but its last (which marks the positions before the next job) and those in the
-    end-of-day flatten window (which close trades).
+    """The marks from `index` on that the replay records without working: a whole stretch of
+    marks before a scan, all but the last before any other job (the reconciliation and the
+    report read the positions' marks; a scan prices what it holds itself), and never those in
+    the end-of-day flatten window (which close trades).
 
     Working them would change nothing the book keeps: a SIM broker finds each stop's and
     target's first touch over the whole interval in one vectorised pass whenever it is
     advanced, so every fill keeps its own minute and price, and the scans, the
     reconciliation and the report see the same book. Only marks' own records differ, and
-    each quiet one names the mark that did its work."""
+    each quiet one names the job that did its work."""
     stretch = []
     while index + len(stretch) < len(plan) and plan[index + len(stretch)].job == Job.MARK:
         stretch.append(plan[index + len(stretch)])
+    following = plan[index + len(stretch)] if index + len(stretch) < len(plan) else None
+    scan_follows = following is not None and following.job in (Job.OPENING_SCAN, Job.MIDDAY_SCAN)
     quiet = []
-    for occurrence in stretch[:-1]:
+    for occurrence in stretch if scan_follows else stretch[:-1]:
         if flatten_due(book=book, moment=occurrence.at):
             break
         quiet.append(occurrence)
     return quiet
 
 
-def _record_quiet(quiet: list[Occurrence], *, book: Book, worked_at: datetime) -> list[JobOutcome]:
+def _record_quiet(quiet: list[Occurrence], *, book: Book, worked_by: Occurrence) -> list[JobOutcome]:
     """Record quiet marks as done, in one statement; a slot already held (a replay continued)
     is left as it is."""
     if not quiet:
         return []
+    job = worked_by.label.lower()
     message = (
-        f"replay: worked in one pass by the mark at {sessions.to_new_york(worked_at):%H:%M %Z} "
+        f"replay: worked in one pass by the {job} at {sessions.to_new_york(worked_by.at):%H:%M %Z} "
         "(fills keep their own minutes)"
     )
     slots = [
@@ -142,7 +146,7 @@ def _record_quiet(quiet: list[Occurrence], *, book: Book, worked_at: datetime) -
             claimed_at=occurrence.at,
             finished_at=occurrence.at,
             message=message,
-            details={"quiet": True, "worked_at": worked_at.isoformat()},
+            details={"quiet": True, "worked_at": worked_by.at.isoformat(), "worked_by": worked_by.job},
             worker="replay",
         )
         for occurrence in quiet

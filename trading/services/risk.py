@@ -4,13 +4,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
+import structlog
 from django.db.models import Q, Sum
 
 from trading import sessions
+from trading.brokers.base import BrokerError, mark_price
 from trading.models import Position, Trade
 from trading.money import CENT, ZERO
 
 HUNDRED = Decimal(100)
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,15 +85,20 @@ def plan_long_entry(*, ask: Decimal, config: RiskConfig) -> EntryPlan | str:
 
 
 class RiskGate:
-    """One book's limits, measured once at the start of execution and updated as entries are accepted."""
+    """One book's limits, measured once at the start of execution and updated as entries are accepted.
 
-    def __init__(self, *, book, config: RiskConfig, dry_run: bool, now: datetime):
+    The day's P&L is what closed today plus the open positions' losses at the run's own moment:
+    `quotes_for` (symbols -> quotes, from the run's broker) prices them now, not at the last
+    mark, which may be minutes old; a position without a usable quote keeps its last mark."""
+
+    def __init__(self, *, book, config: RiskConfig, dry_run: bool, now: datetime, quotes_for=None):
         self.config = config
         self.book = book
         live = Trade.objects.filter(book=book, status__in=[Trade.Status.PENDING, Trade.Status.OPEN], dry_run=dry_run)
         self.open_symbols = set(live.values_list("symbol", flat=True))
         self.open_count = len(self.open_symbols)
-        self.gross_exposure = self._gross_exposure(live, dry_run)
+        held = [] if dry_run else list(Position.objects.filter(book=book).exclude(quantity=0))
+        self.gross_exposure = self._gross_exposure(live, held, dry_run)
         today = sessions.to_new_york(now).date()
         day_start = datetime.combine(today, datetime.min.time(), tzinfo=sessions.NEW_YORK)
         realized = (
@@ -98,23 +107,19 @@ class RiskGate:
             ).aggregate(total=Sum("realized_pnl"))["total"]
             or ZERO
         )
-        positions = Position.objects.filter(book=book)
-        unrealized = ZERO if dry_run else (positions.aggregate(total=Sum("unrealized_pnl"))["total"] or ZERO)
-        self.day_pnl = realized + min(unrealized, ZERO)
+        self.day_pnl = realized + min(_unrealized_now(held, quotes_for), ZERO)
 
-    def _gross_exposure(self, live, dry_run: bool) -> Decimal:
+    @staticmethod
+    def _gross_exposure(live, held: list[Position], dry_run: bool) -> Decimal:
         pending = sum(
             (t.quantity * (t.entry_price or t.stop_price or ZERO) for t in live.filter(Q(status=Trade.Status.PENDING))),
             ZERO,
         )
         if dry_run:
-            held = sum((t.quantity * (t.entry_price or ZERO) for t in live.filter(status=Trade.Status.OPEN)), ZERO)
-        else:
-            held = sum(
-                (abs(p.quantity) * p.average_cost for p in Position.objects.filter(book=self.book).exclude(quantity=0)),
-                ZERO,
+            return pending + sum(
+                (t.quantity * (t.entry_price or ZERO) for t in live.filter(status=Trade.Status.OPEN)), ZERO
             )
-        return pending + held
+        return pending + sum((abs(p.quantity) * p.average_cost for p in held), ZERO)
 
     @property
     def halted(self) -> str | None:
@@ -143,3 +148,23 @@ class RiskGate:
         self.open_symbols.add(symbol)
         self.open_count += 1
         self.gross_exposure += plan.notional
+
+
+def _unrealized_now(held: list[Position], quotes_for) -> Decimal:
+    """The held positions' unrealized P&L at fresh prices where the broker gives them."""
+    prices = {}
+    if held and quotes_for is not None:
+        try:
+            quotes = quotes_for([p.symbol for p in held])
+        except BrokerError as exc:
+            log.warning("risk_quotes_unavailable", reason=str(exc))
+            quotes = {}
+        prices = {symbol: mark_price(quote) for symbol, quote in quotes.items() if not quote.error}
+    total = ZERO
+    for position in held:
+        price = prices.get(position.symbol)
+        if price is None:
+            total += position.unrealized_pnl or ZERO
+        else:
+            total += (price - position.average_cost) * position.quantity
+    return total
