@@ -101,3 +101,20 @@ def test_the_database_refuses_two_live_trades_in_one_symbol():
     TradeFactory(symbol="DUP", status=Trade.Status.OPEN, exit_price=None, exit_time=None, realized_pnl=None)
     with pytest.raises(IntegrityError), transaction.atomic():
         TradeFactory(symbol="DUP", status=Trade.Status.PENDING, exit_price=None, exit_time=None, realized_pnl=None)
+
+
+def test_the_daily_loss_counts_held_positions_at_the_runs_own_prices(settings, morning):
+    # Marked flat a while ago, but SPY trades far below this cost now: the loss is real at once.
+    PositionFactory(symbol="SPY", quantity=10, average_cost=Decimal("1000.00"), unrealized_pnl=Decimal("0.00"))
+    _risk(settings, daily_loss_limit="1000", max_gross_exposure="1000000")
+    run = pipeline_run(RunOptions(at=morning))
+    assert run.trades.count() == 0
+    assert all(reason.startswith("new entries halted: daily loss limit reached") for reason in _skips(run))
+
+
+def test_a_held_position_without_a_quote_keeps_its_last_mark(settings, morning):
+    PositionFactory(symbol="NOQUOTE", quantity=10, average_cost=Decimal("50.00"), unrealized_pnl=Decimal("-1500.00"))
+    _risk(settings, daily_loss_limit="1000", max_gross_exposure="1000000")
+    run = pipeline_run(RunOptions(at=morning))
+    assert run.trades.count() == 0
+    assert all("daily loss limit reached" in reason for reason in _skips(run))
