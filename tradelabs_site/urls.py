@@ -7,10 +7,6 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 
-admin.site.site_header = "Trade Labs"
-admin.site.site_title = "Trade Labs"
-admin.site.index_title = "Book of record"
-
 # The schema and docs describe the API, and like the API they are for signed-in users.
 signed_in = {"permission_classes": [IsAuthenticated]}
 

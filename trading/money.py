@@ -48,3 +48,21 @@ def to_money(value) -> Decimal:
 
 def to_cents(value) -> Decimal:
     return to_decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def format_money(value) -> str:
+    """Money as a person reads it: `$1,234.56`, `-$1,234.56`; `–` when unknown."""
+    if value is None or value == "":
+        return "–"
+    cents = to_cents(value)
+    sign = "-" if cents < 0 else ""
+    return f"{sign}${abs(cents):,.2f}"
+
+
+def format_price(value) -> str:
+    """A price at the precision it trades: cents, or four places below a dollar (sub-penny quotes)."""
+    if value is None or value == "":
+        return "–"
+    price = to_decimal(value)
+    places = 4 if abs(price) < 1 and price != price.quantize(CENT) else 2
+    return f"${price:,.{places}f}"
