@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from trading import sessions
 from trading.brokers import brokers
 from trading.models import Book, Candidate, Fill, Order, OrderEvent, PipelineRun, Position, Trade
+from trading.money import format_money, format_price
 
 
 class BackendFilter(admin.SimpleListFilter):
@@ -220,22 +221,25 @@ class TradeAdmin(admin.ModelAdmin):
     """Everything a broker or the pipeline set is read-only; a reviewer edits notes, tags and review status.
     Each edit is kept in the admin's change history (the History button)."""
 
+    # The id leads: `close_trade TRADE_ID` and the API take it.
     list_display = [
+        "id",
         "symbol",
         "book",
         "side",
         "quantity",
-        "entry_price",
+        "entry_price_shown",
         "entry_time_ny",
-        "exit_price",
+        "exit_price_shown",
         "exit_time_ny",
         "exit_reason",
-        "realized_pnl",
+        "pnl_shown",
         "status",
         "review_status",
         "tags",
         "dry_run",
     ]
+    list_display_links = ["id", "symbol"]
     # No date_hierarchy on the big tables: its year list is a DISTINCT over every row (seconds
     # at a million trades); the exit-date filter gives today / 7 days / month / year instead.
     list_filter = [BookFilter, "status", "exit_reason", "review_status", BackendFilter, "dry_run", "exit_time"]
@@ -317,6 +321,18 @@ class TradeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="Entry price", ordering="entry_price")
+    def entry_price_shown(self, trade):
+        return format_price(trade.entry_price)
+
+    @admin.display(description="Exit price", ordering="exit_price")
+    def exit_price_shown(self, trade):
+        return format_price(trade.exit_price)
+
+    @admin.display(description="Realized P&L", ordering="realized_pnl")
+    def pnl_shown(self, trade):
+        return format_money(trade.realized_pnl)
+
     @admin.display(description="Entry (New York)", ordering="entry_time")
     def entry_time_ny(self, trade):
         return new_york(trade.entry_time)
@@ -395,17 +411,42 @@ class PositionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "symbol",
         "book",
         "quantity",
-        "average_cost",
-        "protective_stop",
-        "mark_price",
-        "marked_at",
-        "unrealized_pnl",
-        "realized_pnl",
+        "average_cost_shown",
+        "protective_stop_shown",
+        "mark_shown",
+        "marked_at_ny",
+        "unrealized_shown",
+        "realized_shown",
     ]
     search_fields = ["symbol"]
     list_filter = [BookFilter]
     list_select_related = ["book"]
     readonly_fields = [f.name for f in Position._meta.fields]
+
+    @admin.display(description="Average cost", ordering="average_cost")
+    def average_cost_shown(self, position):
+        return format_price(position.average_cost)
+
+    @admin.display(description="Protective stop", ordering="protective_stop")
+    def protective_stop_shown(self, position):
+        return format_price(position.protective_stop)
+
+    @admin.display(description="Mark", ordering="mark_price")
+    def mark_shown(self, position):
+        return format_price(position.mark_price)
+
+    @admin.display(description="Marked (New York)", ordering="marked_at")
+    def marked_at_ny(self, position):
+        return new_york(position.marked_at)
+
+    @admin.display(description="Unrealized P&L", ordering="unrealized_pnl")
+    def unrealized_shown(self, position):
+        # Never marked: unknown, not zero.
+        return format_money(None if position.mark_price is None else position.unrealized_pnl)
+
+    @admin.display(description="Realized P&L", ordering="realized_pnl")
+    def realized_shown(self, position):
+        return format_money(position.realized_pnl)
 
 
 @admin.register(Book)
