@@ -1,9 +1,11 @@
 """URL wiring: the admin; the REST API under /api/v1/ with its OpenAPI schema and docs beside it."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 
@@ -12,6 +14,11 @@ signed_in = {"permission_classes": [IsAuthenticated]}
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Browsers ask every site for one; a 404 on each page view would be noise in the logs.
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=f"/{settings.STATIC_URL.strip('/')}/tradelabs/favicon.svg", permanent=True),
+    ),
     path("api/v1/", include("reporting.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(**signed_in), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", **signed_in), name="api-docs"),

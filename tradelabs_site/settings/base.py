@@ -132,6 +132,7 @@ TRADE_LABS_EXCHANGE_TZ = "America/New_York"
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "tradelabs_site" / "static"]  # the site's own: its favicon
 # WhiteNoise finds the files where the apps keep them, so nothing has to be collected first
 # (`make run`, then `runserver`, shows a styled admin). `collectstatic` still works for a
 # deployment that wants the files in one place.
