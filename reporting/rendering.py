@@ -12,6 +12,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from trading import sessions
 from trading.models import Trade
+from trading.money import format_money, format_price
 
 from .exports import Column, cents, csv_lines, queryset_rows
 from .metrics import HoldingSeconds
@@ -36,10 +37,8 @@ def human_duration(seconds: int | None) -> str:
 
 
 def _money(value: str | Decimal | None) -> str:
-    if value is None:
-        return "–"
-    text = str(value)
-    return f"-${text[1:]}" if text.startswith("-") else f"${text}"
+    """The one money format a person reads: `$1,234.56`, `-$1,234.56`, `–` when unknown."""
+    return format_money(value)
 
 
 def _pct(ratio: float | None) -> str:
@@ -175,7 +174,7 @@ def metrics_markdown(metrics: dict, *, title: str | None) -> str:
         lines += _table(
             ["Symbol", "Side", "Qty", "Entry", "Stop", "Target", "Mark", "Unrealized P&L"],
             [
-                [o["symbol"], o["side"], o["quantity"], o["entry_price"] or "–", o["stop_price"] or "–", o["target_price"] or "–", o["mark_price"] or "–", _money(o["unrealized_pnl"])]
+                [o["symbol"], o["side"], o["quantity"], format_price(o["entry_price"]), format_price(o["stop_price"]), format_price(o["target_price"]), format_price(o["mark_price"]), _money(o["unrealized_pnl"])]
                 for o in m["open_trade_list"]
             ],
         )  # fmt: skip
@@ -229,8 +228,8 @@ def report_markdown(*, day: date, metrics: dict, rows: list[list]) -> str:
                     row[index["symbol"]],
                     row[index["side"]],
                     row[index["quantity"]],
-                    row[index["entry_price"]],
-                    row[index["exit_price"]],
+                    format_price(row[index["entry_price"]]),
+                    format_price(row[index["exit_price"]]),
                     row[index["exit_reason"]] or "–",
                     human_duration(row[index["holding_seconds"]]),
                     _money(row[index["commission"]]),

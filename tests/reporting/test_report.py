@@ -136,7 +136,7 @@ def test_stats_text_output(friday_trades):
     out = StringIO()
     call_command("stats", "--month", "2026-11", stdout=out)
     text = out.getvalue()
-    assert "closed: 2" in text and "Realized P&L: 96.00" in text
+    assert "closed: 2" in text and "Realized P&L: $96.00" in text
     assert "# Trade Labs statistics, book sim, 2026-11" in text and "| Net P&L | $96.00 |" in text
 
 

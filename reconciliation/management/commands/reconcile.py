@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from reconciliation.models import ReconciliationRun
 from reconciliation.services import reconciliation_run, reconciliation_summary
 from trading.cli import add_book_arguments, book_from_options, table
+from trading.money import format_money
 
 EXIT_CODES = {
     ReconciliationRun.Status.CLEAN: 0,
@@ -65,7 +66,7 @@ class Command(BaseCommand):
                     ],
                 ),
             ]
-        lines.append(f"\nUnrealized P&L total: {summary['unrealized_pnl_total']}")
+        lines.append(f"\nUnrealized P&L total: {format_money(summary['unrealized_pnl_total'])}")
         if summary["discrepancies"]:
             lines += [
                 "",

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from reporting.rendering import books_comparison_table, metrics_markdown
 from reporting.selectors import period_from_month, stats_summary
 from trading.cli import book_from_options
+from trading.money import format_money
 
 
 class Command(BaseCommand):
@@ -39,7 +40,10 @@ class Command(BaseCommand):
             f"Runs: {summary['runs']}  open trades: {summary['open_trades']}  pending: {summary['pending_trades']}  "
             f"closed: {summary['closed_trades']}"
         )
-        self.stdout.write(f"Realized P&L: {summary['realized_pnl']}  unrealized P&L: {summary['unrealized_pnl']}")
+        self.stdout.write(
+            f"Realized P&L: {format_money(summary['realized_pnl'])}  "
+            f"unrealized P&L: {format_money(summary['unrealized_pnl'])}"
+        )
         self.stdout.write("")
         self.stdout.write(metrics_markdown(summary, title=f"Trade Labs statistics, book {books[0].name}, {scope}"))
 

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from trading.brokers.base import BrokerError
 from trading.cli import parse_moment
 from trading.models import Trade
+from trading.money import format_money, format_price
 from trading.services.closing import CloseRefused, TradeNotOpen, trade_close
 
 
@@ -39,8 +40,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(_as_json(trade), indent=2))
             return
         self.stdout.write(
-            f"Trade {trade.pk} {trade.symbol}: {trade.status}, exit {trade.exit_price} ({trade.exit_reason}), "
-            f"realized P&L {trade.realized_pnl}"
+            f"Trade {trade.pk} {trade.symbol}: {trade.status}, exit {format_price(trade.exit_price)} ({trade.exit_reason}), "
+            f"realized P&L {format_money(trade.realized_pnl)}"
         )
 
 

@@ -12,6 +12,7 @@ from reporting.selectors import period_from_month, stats_summary
 from trading.brokers.base import BrokerError
 from trading.cli import parse_day
 from trading.models import SYNTHETIC_MARKET, Book
+from trading.money import format_money
 from trading.schedule.plan import ScheduleConfig
 from trading.services.books import BookInvalid, book_create
 from trading.services.replay import ReplayRefused, replay_check, replay_check_range, replay_run
@@ -95,7 +96,8 @@ class Command(BaseCommand):
             f"{result.jobs_already_done} already done; clock {summary['clock']}"
         )
         self.stdout.write(
-            f"Closed trades {summary['trade_count']}, net P&L {summary['net_pnl']}, equity {summary['equity_end']}, "
+            f"Closed trades {summary['trade_count']}, net P&L {format_money(summary['net_pnl'])}, "
+            f"equity {format_money(summary['equity_end'])}, "
             f"max drawdown {summary['equity_max_drawdown_pct']}% of peak, Sharpe {summary['equity_sharpe_ratio']}"
         )
         for line in result.interrupted_recovered:
