@@ -1,5 +1,8 @@
 """Daily reports in the admin: the Markdown rendered, the CSV a click away, the P&L curve drawn inline."""
 
+from datetime import timedelta
+from decimal import Decimal
+
 from django.contrib import admin, messages
 from django.http import Http404, HttpResponse
 from django.template.response import TemplateResponse
@@ -11,9 +14,17 @@ from trading.models import Book
 from trading.money import to_cents
 from trading.services.books import book_named, default_book_name
 
-from .metrics import Period, pnl_curve_by_day
+from .metrics import Period, daily_pnl_units, pnl_curve_by_day, units_to_money
 from .models import DailyReport, DailySnapshot
-from .rendering import books_comparison_table, curve_svg, markdown_html, metrics_markdown
+from .rendering import (
+    bars_svg,
+    books_comparison_table,
+    curve_svg,
+    drawdown_points,
+    markdown_html,
+    metrics_markdown,
+    symbol_pnl_items,
+)
 from .selectors import period_from_month, stats_summary
 from .services import report_generate
 from .snapshots import equity_curve
@@ -125,14 +136,7 @@ class DailyReportAdmin(admin.ModelAdmin):
             books = books or [book_named(None)]
         scope = "all time" if period.start is None else month
         summaries = [stats_summary(book=book, period=period) for book in books]
-        curves = [
-            {
-                "book": book.name,
-                "equity": curve_svg(equity_curve(book=book, start=period.start, end=period.end), baseline=None),
-                "pnl": curve_svg(pnl_curve_by_day(book=book, period=period)),
-            }
-            for book in books
-        ]
+        curves = [_charts(book, period, summary) for book, summary in zip(books, summaries, strict=True)]
         if len(books) > 1:
             title = f"Trade Labs: books {', '.join(b.name for b in books)} compared, {scope}"
             rendered = markdown_html(books_comparison_table(summaries))
@@ -177,3 +181,25 @@ class DailySnapshotAdmin(admin.ModelAdmin):
     @admin.display(description="Marked at (New York)", ordering="marked_at")
     def marked_at_ny(self, snapshot):
         return f"{sessions.to_new_york(snapshot.marked_at):%Y-%m-%d %H:%M %Z}"
+
+
+def _charts(book: Book, period: Period, summary: dict) -> dict:
+    """The statistics page's charts of one book: equity at each close and its drawdown, daily and
+    cumulative net P&L, and net P&L by symbol."""
+    equity = equity_curve(book=book, start=period.start, end=period.end)
+    before = equity_curve(book=book, end=period.start - timedelta(days=1)) if period.start else []
+    start_equity = Decimal(before[-1][1] if before else book.starting_equity)  # the drawdown's first peak
+    daily = [(day.isoformat(), units_to_money(units)) for day, units in daily_pnl_units(book=book, period=period)]
+    return {
+        "book": book.name,
+        "equity": curve_svg(equity, baseline=None),
+        "drawdown": curve_svg(
+            drawdown_points(equity, starting_equity=start_equity),
+            baseline=Decimal(0),
+            unit="percent",
+            what="Drawdown from the running peak of equity",
+        ),  # fmt: skip
+        "daily": bars_svg(daily, what="Net P&L by exit day"),
+        "pnl": curve_svg(pnl_curve_by_day(book=book, period=period)),
+        "symbols": bars_svg(symbol_pnl_items(summary["per_symbol"]), what="Net P&L by symbol", horizontal=True),
+    }

@@ -243,19 +243,27 @@ def report_markdown(*, day: date, metrics: dict, rows: list[list]) -> str:
     return text + "\n".join(lines) + "\n"
 
 
+def _axis_label(value: Decimal, unit: str) -> str:
+    return f"{value.quantize(Decimal('0.01'))}%" if unit == "percent" else _money(value)
+
+
 def curve_svg(
     points: Sequence[tuple[object, Decimal]],
     *,
     width: int = 720,
     height: int = 220,
     baseline: Decimal | None = Decimal(0),
+    unit: str = "money",
+    what: str | None = None,
 ) -> SafeString:
     """A curve as an inline SVG line, drawn server-side: cumulative P&L from the `baseline` (zero)
-    through each point; with baseline=None (an equity curve) through the points alone."""
+    through each point; with baseline=None (an equity curve) through the points alone. One point
+    is a dot with its value; the ends are labelled with where the curve starts and ends."""
     if not points:
         empty = "No closed trades: no P&L curve to draw." if baseline is not None else "No session closes recorded yet."
         return format_html('<p class="help">{}</p>', empty)
-    pad_left, pad_right, pad_y = 80, 10, 16
+    what = what or ("Cumulative net P&L" if baseline is not None else "Equity at each close")
+    pad_left, pad_right, pad_y = 90, 12, 16
     values = ([] if baseline is None else [Decimal(baseline)]) + [Decimal(v) for _, v in points]
     reference = values[0]
     low, high = min(values), max(values)
@@ -263,49 +271,142 @@ def curve_svg(
     plot_w, plot_h = width - pad_left - pad_right, height - 2 * pad_y
 
     def x(i: int) -> float:
-        return pad_left + plot_w * i / max(len(values) - 1, 1)
+        return pad_left + plot_w * i / max(len(values) - 1, 1) if len(values) > 1 else pad_left + plot_w / 2
 
     def y(v: Decimal) -> float:
-        return pad_y + float((high - v) / span) * plot_h
+        return pad_y + float((high - v) / span) * plot_h if high != low else pad_y + plot_h / 2
 
     polyline = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
     final = values[-1]
     colour = "#2e7d32" if final >= reference else "#c62828"  # up or down from where the curve starts
+    if unit == "percent":
+        colour = "#c62828" if final < 0 or low < 0 else "#2e7d32"
     labels = format_html_join(
         "",
         '<text x="{}" y="{}" font-size="11" text-anchor="end" fill="#555">{}</text>',
-        [
-            (pad_left - 6, f"{y(v) + 4:.1f}", _money(str(v.quantize(Decimal("0.01")))))
-            for v in sorted({high, low, reference})
-        ],
+        [(pad_left - 6, f"{y(v) + 4:.1f}", _axis_label(v, unit)) for v in sorted({high, low, reference})],
     )
-    first_label, last_label = str(points[0][0]), str(points[-1][0])
+    # With a baseline the curve starts before the first point; a single dated point sits alone.
+    first_label = "start" if baseline is not None else str(points[0][0])
+    last_label = str(points[-1][0])
+    if len(values) == 1:
+        first_label = ""
     return format_html(
         '<svg class="pnl-curve" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
-        'role="img" aria-label="Cumulative net P&amp;L curve">'
+        'role="img" aria-label="{what}">'
         "<title>{what}: {points} points, final {final}</title>"
         '<rect x="0" y="0" width="{w}" height="{h}" fill="#fff"/>'
         '<line x1="{pl}" x2="{xr}" y1="{zero}" y2="{zero}" stroke="#999" stroke-dasharray="4 3"/>'
         '<polyline fill="none" stroke="{colour}" stroke-width="2" points="{polyline}"/>'
+        '<circle cx="{end_x}" cy="{end_y}" r="3" fill="{colour}"/>'
         "{labels}"
         '<text x="{pl}" y="{bottom}" font-size="11" fill="#555">{first}</text>'
         '<text x="{xr}" y="{bottom}" font-size="11" fill="#555" text-anchor="end">{last}</text>'
         "</svg>",
         w=width,
         h=height,
+        what=what,
         points=len(points),
-        final=_money(str(final.quantize(Decimal("0.01")))),
+        final=_axis_label(final, unit),
         pl=pad_left,
         xr=width - pad_right,
         zero=f"{y(reference):.1f}",
-        what="Cumulative net P&L" if baseline is not None else "Equity at each close",
         colour=colour,
         polyline=polyline,
+        end_x=f"{x(len(values) - 1):.1f}",
+        end_y=f"{y(final):.1f}",
         labels=labels,
         bottom=height - 2,
         first=first_label,
         last=last_label,
     )
+
+
+def drawdown_points(
+    curve: Sequence[tuple[object, Decimal]], *, starting_equity: Decimal
+) -> list[tuple[object, Decimal]]:
+    """Each close's fall below the running peak of equity, in % of that peak (0 at a new high)."""
+    peak, points = Decimal(starting_equity), []
+    for label, equity in curve:
+        peak = max(peak, Decimal(equity))
+        points.append((label, (Decimal(equity) / peak - 1) * 100 if peak > 0 else Decimal(0)))
+    return points
+
+
+def bars_svg(
+    items: Sequence[tuple[str, Decimal]], *, what: str, width: int = 720, height: int = 220, horizontal: bool = False
+) -> SafeString:
+    """Signed amounts as bars from a zero line, green up and red down, drawn server-side: a day's
+    P&L over time (vertical), or P&L by symbol (horizontal, a row each)."""
+    if not items:
+        return format_html('<p class="help">{}</p>', f"No closed trades: no {what.lower()} to draw.")
+    values = [Decimal(v) for _, v in items]
+    low, high = min(min(values), Decimal(0)), max(max(values), Decimal(0))
+    span = (high - low) or Decimal(1)
+    if horizontal:
+        row, pad_left, pad_right = 18, 70, 90
+        height = row * len(items) + 20
+        plot = width - pad_left - pad_right
+
+        def at(v: Decimal) -> float:
+            return pad_left + float((v - low) / span) * plot
+
+        bars = format_html_join(
+            "",
+            '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {}</title></rect>'
+            '<text x="{}" y="{}" font-size="11" text-anchor="end" fill="#333">{}</text>'
+            '<text x="{}" y="{}" font-size="11" fill="#555">{}</text>',
+            [
+                (f"{min(at(v), at(Decimal(0))):.1f}", 10 + i * row, f"{max(abs(at(v) - at(Decimal(0))), 1):.1f}", row - 4,
+                 "#2e7d32" if v >= 0 else "#c62828", label, _money(v), pad_left - 6, 10 + i * row + row - 7, label,
+                 f"{max(at(v), at(Decimal(0))) + 4:.1f}", 10 + i * row + row - 7, _money(v))
+                for i, (label, v) in enumerate(zip([label for label, _ in items], values, strict=True))
+            ],
+        )  # fmt: skip
+        zero_line = (f"{at(Decimal(0)):.1f}", f"{at(Decimal(0)):.1f}", 6, height - 6)
+        ends = ""
+    else:
+        pad_left, pad_right, pad_y = 90, 12, 16
+        plot_w, plot_h = width - pad_left - pad_right, height - 2 * pad_y
+        slot = plot_w / len(items)
+
+        def at(v: Decimal) -> float:
+            return pad_y + float((high - v) / span) * plot_h
+
+        bars = format_html_join(
+            "",
+            '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {}</title></rect>',
+            [
+                (f"{pad_left + i * slot + slot * 0.1:.1f}", f"{min(at(v), at(Decimal(0))):.1f}", f"{max(slot * 0.8, 1):.1f}",
+                 f"{max(abs(at(v) - at(Decimal(0))), 1):.1f}", "#2e7d32" if v >= 0 else "#c62828", label, _money(v))
+                for i, (label, v) in enumerate(zip([label for label, _ in items], values, strict=True))
+            ],
+        )  # fmt: skip
+        zero_line = (pad_left, width - pad_right, f"{at(Decimal(0)):.1f}", f"{at(Decimal(0)):.1f}")
+        ends = format_html(
+            '<text x="{}" y="{}" font-size="11" text-anchor="end" fill="#555">{}</text>'
+            '<text x="{}" y="{}" font-size="11" text-anchor="end" fill="#555">{}</text>'
+            '<text x="{}" y="{}" font-size="11" fill="#555">{}</text>'
+            '<text x="{}" y="{}" font-size="11" fill="#555" text-anchor="end">{}</text>',
+            pad_left - 6, f"{at(high) + 4:.1f}", _money(high), pad_left - 6, f"{at(low) + 4:.1f}", _money(low),
+            pad_left, height - 2, items[0][0] if len(items) > 1 else "", width - pad_right, height - 2, items[-1][0],
+        )  # fmt: skip
+    x1, x2, y1, y2 = zero_line
+    return format_html(
+        '<svg class="pnl-bars" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+        'role="img" aria-label="{what}"><title>{what}: {n} bars</title>'
+        '<rect x="0" y="0" width="{w}" height="{h}" fill="#fff"/>{bars}'
+        '<line x1="{x1}" x2="{x2}" y1="{y1}" y2="{y2}" stroke="#999"/>{ends}</svg>',
+        w=width, h=height, what=what, n=len(items), bars=bars, x1=x1, x2=x2, y1=y1, y2=y2, ends=ends,
+    )  # fmt: skip
+
+
+def symbol_pnl_items(per_symbol: list[dict], *, each_side: int = 10) -> list[tuple[str, Decimal]]:
+    """The `each_side` best and worst symbols by net P&L, best first (all of them when few)."""
+    ranked = sorted(((s["symbol"], Decimal(s["net_pnl"])) for s in per_symbol), key=lambda item: -item[1])
+    if len(ranked) <= 2 * each_side:
+        return ranked
+    return ranked[:each_side] + ranked[-each_side:]
 
 
 # What rendered Markdown may contain: tables, lists, emphasis, code and links to http(s) or

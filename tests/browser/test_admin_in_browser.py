@@ -71,6 +71,8 @@ def test_the_statistics_page_draws_its_charts(signed_in):
     box = charts.first.bounding_box()
     assert box and box["width"] > 200 and box["height"] > 50
     assert signed_in.page.locator("svg.pnl-curve polyline, svg.pnl-curve path").count() >= 2
+    assert signed_in.page.locator("svg.pnl-bars").count() == 2  # daily P&L, P&L by symbol
+    assert signed_in.page.locator("svg.pnl-bars rect").count() > 4
     signed_in.shot("statistics")
     assert signed_in.problems == []
 
