@@ -1,9 +1,12 @@
 """Reconciliation in the admin: runs read-only; discrepancies reviewed, acknowledged, resolved."""
 
+from datetime import datetime
+
 from django.contrib import admin, messages
 from django.utils.html import format_html_join
 
-from trading.admin import BookFilter, ReadOnlyAdminMixin
+from trading.admin import BookFilter, ReadOnlyAdminMixin, html_table, new_york
+from trading.money import format_money, format_price
 
 from .models import Discrepancy, ReconciliationRun
 from .services import discrepancies_set_review
@@ -35,7 +38,37 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "started_at"
     search_fields = ["run_id"]
     inlines = [DiscrepancyInline]
-    readonly_fields = [f.name for f in ReconciliationRun._meta.fields]
+    readonly_fields = [f.name for f in ReconciliationRun._meta.fields] + ["positions_table", "unrealized_total"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    f.name
+                    for f in ReconciliationRun._meta.fields
+                    if f.name not in ("id", "positions", "unrealized_pnl_total")
+                ]
+                + ["unrealized_total"]
+            },
+        ),
+        ("Positions compared", {"fields": ["positions_table"]}),
+    ]
+
+    @admin.display(description="Unrealized P&L total")
+    def unrealized_total(self, run):
+        return format_money(run.unrealized_pnl_total)
+
+    @admin.display(description="Book against broker, per symbol")
+    def positions_table(self, run):
+        rows = [
+            [p.get("symbol"), p.get("expected_qty"), p.get("actual_qty"), format_price(p.get("expected_avg_cost")),
+             format_price(p.get("actual_avg_cost")), format_price(p.get("mark_price")),
+             new_york(datetime.fromisoformat(p["marked_at"])) if p.get("marked_at") else "–",
+             format_money(p.get("unrealized_pnl"))]
+            for p in run.positions or []
+        ]  # fmt: skip
+        headers = ["Symbol", "Book qty", "Broker qty", "Book cost", "Broker cost", "Mark", "Marked", "Unrealized"]
+        return html_table(headers, rows, numeric={1, 2, 3, 4, 5, 7})
 
     @admin.display(description="Run")
     def short_id(self, run):
@@ -45,6 +78,8 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(Discrepancy)
 class DiscrepancyAdmin(admin.ModelAdmin):
     """A person decides: the review status and notes are editable, the findings are not."""
+
+    view_on_site = False  # its URL is this page
 
     list_display = [
         "symbol",

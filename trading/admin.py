@@ -4,9 +4,10 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connections
+from django.db.models import F
 from django.urls import reverse
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from trading import sessions
 from trading.brokers import brokers
@@ -90,6 +91,9 @@ def _estimated_rows(queryset) -> int | None:
 class ReadOnlyAdminMixin:
     """Records written by the pipeline and brokers: a person may look, never edit."""
 
+    # A record's URL is its admin page: "View on site" would only reload it.
+    view_on_site = False
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -100,30 +104,40 @@ class ReadOnlyAdminMixin:
         return False
 
 
+def html_table(headers: list[str], rows: list[list], *, numeric: set[int] = frozenset()) -> str:
+    """A compact read-only table for a detail page (escaped; `numeric` columns aligned right)."""
+    if not rows:
+        return format_html('<p class="help">{}</p>', "None.")
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        (
+            (
+                format_html_join(
+                    "",
+                    '<td style="{}">{}</td>',
+                    (("text-align: right; font-variant-numeric: tabular-nums" if i in numeric else "", cell)
+                     for i, cell in enumerate(row)),
+                ),
+            )
+            for row in rows
+        ),
+    )  # fmt: skip
+    return format_html('<table class="tl-compact"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, body)
+
+
+def flat_items(value, prefix: str = "") -> list[list]:
+    """A JSON object as (key, value) rows, nested keys dotted: a run's parameters read as a table."""
+    if isinstance(value, dict):
+        return [row for key, item in value.items() for row in flat_items(item, f"{prefix}{key}.")]
+    return [[prefix.rstrip("."), "–" if value is None or value == "" else value]]
+
+
 class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     show_change_link = True
     can_delete = False
-
-
-class CandidateInline(ReadOnlyInline):
-    model = Candidate
-    fields = [
-        "scanner_rank",
-        "symbol",
-        "bid",
-        "ask",
-        "last",
-        "volume",
-        "score",
-        "score_price",
-        "score_spread",
-        "score_rank",
-        "status",
-        "reason",
-    ]
-    readonly_fields = fields
-    ordering = ["-score", "scanner_rank"]
 
 
 class TradeInline(ReadOnlyInline):
@@ -182,9 +196,55 @@ class PipelineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["book"]
     search_fields = ["run_id", "error"]
     date_hierarchy = "market_time"
-    inlines = [CandidateInline, TradeInline, OrderInline]
+    # The run's candidates are one compact table (with the score breakdown), not 50 inline forms.
+    inlines = [TradeInline, OrderInline]
     show_full_result_count = False
-    readonly_fields = [f.name for f in PipelineRun._meta.fields]
+    readonly_fields = [f.name for f in PipelineRun._meta.fields] + ["badges", "parameters_table", "candidates_table"]
+    fieldsets = [
+        (
+            None,
+            {"fields": ["badges", *[f.name for f in PipelineRun._meta.fields if f.name not in ("id", "parameters")]]},
+        ),
+        ("Parameters", {"fields": ["parameters_table"]}),
+        ("Candidates", {"fields": ["candidates_table"]}),
+    ]
+
+    @admin.display(description="Safety")
+    def badges(self, run):
+        armed = ("#8a1f1f", "#f2dede", "ARMED") if run.armed else ("#25572a", "#dff0d8", "not armed")
+        dry = ("#7a5a00", "#fcf8e3", "dry run: nothing sent") if run.dry_run else None
+        badge = '<span style="color: {}; background: {}; padding: .1em .6em; border-radius: 1em; font-weight: bold">{}</span> '
+        return format_html("{}{}", format_html(badge, *armed), format_html(badge, *dry) if dry else "")
+
+    @admin.display(description="Parameters")
+    def parameters_table(self, run):
+        return html_table(["Setting", "Value"], flat_items(run.parameters or {}))
+
+    @admin.display(description="Candidates, best score first")
+    def candidates_table(self, run):
+        rows = [
+            [c.scanner_rank, format_html('<a href="{}">{}</a>', reverse("admin:trading_candidate_change", args=[c.pk]), c.symbol),
+             format_price(c.bid), format_price(c.ask), format_price(c.last), "–" if c.volume is None else f"{c.volume:,}",
+             c.score if c.score is not None else "–", c.score_price if c.score_price is not None else "–",
+             c.score_spread if c.score_spread is not None else "–", c.score_rank if c.score_rank is not None else "–",
+             c.get_status_display(), c.reason or "–"]
+            for c in run.candidates.order_by(F("score").desc(nulls_last=True), "scanner_rank")
+        ]  # fmt: skip
+        headers = [
+            "Rank",
+            "Symbol",
+            "Bid",
+            "Ask",
+            "Last",
+            "Volume",
+            "Score",
+            "Price",
+            "Spread",
+            "Rank pts",
+            "Status",
+            "Why",
+        ]
+        return html_table(headers, rows, numeric={0, 2, 3, 4, 5, 6, 7, 8, 9})
 
     @admin.display(description="Run", ordering="run_id")
     def short_id(self, run):
@@ -220,6 +280,8 @@ class OrderTradeInline(ReadOnlyInline):
 class TradeAdmin(admin.ModelAdmin):
     """Everything a broker or the pipeline set is read-only; a reviewer edits notes, tags and review status.
     Each edit is kept in the admin's change history (the History button)."""
+
+    view_on_site = False  # the trade's own URL is this page
 
     # The id leads: `close_trade TRADE_ID` and the API take it.
     list_display = [
@@ -452,6 +514,8 @@ class PositionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(Book)
 class BookAdmin(admin.ModelAdmin):
     """Books are made by migrate (one per broker alias) and by `replay`; a person reads them here."""
+
+    view_on_site = False
 
     list_display = ["name", "broker_alias", "account_id", "market", "clock_ny", "starting_equity", "links"]
     search_fields = ["name", "account_id"]

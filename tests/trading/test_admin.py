@@ -135,3 +135,21 @@ def test_trade_list_pages_a_large_table_by_its_statistics_not_a_count(staff_clie
     assert len(unfiltered.context["cl"].result_list) == 5
     filtered = staff_client.get(_changelist(Trade) + "?status__exact=closed")
     assert filtered.context["cl"].result_count == 5, "a filtered list is counted exactly"
+
+
+def test_a_runs_page_shows_its_candidates_and_parameters_as_tables(staff_client, morning):
+    run = pipeline_run(RunOptions(at=morning))
+    page = staff_client.get(f"/admin/trading/pipelinerun/{run.pk}/change/").content.decode()
+    assert page.count('<table class="tl-compact">') == 2
+    assert "risk.top_n" in page and "Rank pts" in page and "not armed" in page
+    assert "&lt;span" not in page, "the safety badge is HTML, not escaped text"
+    assert "View on site" not in page
+
+
+def test_a_reconciliation_runs_positions_are_a_table(staff_client, morning):
+    from reconciliation.services import reconciliation_run
+
+    pipeline_run(RunOptions(at=morning))
+    run = reconciliation_run()
+    page = staff_client.get(f"/admin/reconciliation/reconciliationrun/{run.pk}/change/").content.decode()
+    assert '<table class="tl-compact">' in page and "Broker qty" in page and "View on site" not in page
