@@ -16,6 +16,7 @@ class TradeLabsAdminSite(admin.AdminSite):
     site_url = None
     # Lists get the page's width (a trade list's P&L and status columns fit at 1366 px).
     enable_nav_sidebar = False
+    empty_value_display = "–"  # an unknown value, the same dash everywhere
 
     def index(self, request, extra_context=None):
         context = dict(extra_context or {})

@@ -283,12 +283,12 @@ class TradeAdmin(admin.ModelAdmin):
 
     view_on_site = False  # the trade's own URL is this page
 
-    # The id leads: `close_trade TRADE_ID` and the API take it.
+    # The id leads: `close_trade TRADE_ID` and the API take it. Columns fit 1366 px: the side
+    # (every entry is a long), tags and dry run are on the trade's page and in the filters.
     list_display = [
         "id",
         "symbol",
         "book",
-        "side",
         "quantity",
         "entry_price_shown",
         "entry_time_ny",
@@ -297,9 +297,7 @@ class TradeAdmin(admin.ModelAdmin):
         "exit_reason",
         "pnl_shown",
         "status",
-        "review_status",
-        "tags",
-        "dry_run",
+        "review",
     ]
     list_display_links = ["id", "symbol"]
     # No date_hierarchy on the big tables: its year list is a DISTINCT over every row (seconds
@@ -382,6 +380,10 @@ class TradeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Review", ordering="review_status")
+    def review(self, trade):
+        return trade.get_review_status_display()
 
     @admin.display(description="Entry price", ordering="entry_price")
     def entry_price_shown(self, trade):
