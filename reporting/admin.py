@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from trading import sessions
 from trading.models import Book
-from trading.money import to_cents
+from trading.money import format_money
 from trading.services.books import book_named, default_book_name
 
 from .metrics import Period, daily_pnl_units, pnl_curve_by_day, units_to_money
@@ -72,20 +72,20 @@ class DailyReportAdmin(admin.ModelAdmin):
 
     @admin.display(description="Net P&L", ordering="net_pnl")
     def net_pnl_cents(self, report):
-        return to_cents(report.net_pnl)
+        return format_money(report.net_pnl)
 
     @admin.display(description="Win rate")
     def win_rate(self, report):
         rate = report.metrics.get("win_rate")
-        return "-" if rate is None else f"{rate * 100:.1f}%"
+        return "–" if rate is None else f"{rate * 100:.1f}%"
 
     @admin.display(description="Max drawdown")
     def max_drawdown(self, report):
-        return report.metrics.get("max_drawdown", "-")
+        return format_money(report.metrics.get("max_drawdown"))
 
     @admin.display(description="Equity at close")
     def equity(self, report):
-        return report.metrics.get("equity") or "–"
+        return format_money(report.metrics.get("equity"))
 
     @admin.display(description="CSV")
     def csv_link(self, report):

@@ -9,6 +9,7 @@ from trading.brokers import InvalidBrokerError
 from trading.brokers.base import BrokerError, SafetyError
 from trading.cli import add_book_arguments, book_from_options, ny, parse_moment, table
 from trading.models import PipelineRun
+from trading.money import format_price
 from trading.selectors import run_summary
 from trading.services.pipeline import (
     AlreadyRunning,
@@ -113,8 +114,8 @@ class Command(BaseCommand):
                         [
                             c.symbol,
                             c.scanner_rank,
-                            c.bid,
-                            c.ask,
+                            format_price(c.bid),
+                            format_price(c.ask),
                             c.score,
                             c.score_price,
                             c.score_spread,
@@ -137,9 +138,9 @@ class Command(BaseCommand):
                             o["symbol"],
                             o["side"],
                             o["qty"],
-                            o["entry"],
-                            o["stop"],
-                            o["target"],
+                            format_price(o["entry"]),
+                            format_price(o["stop"]),
+                            format_price(o["target"]),
                             o["status"],
                             o["order_status"],
                         ]
