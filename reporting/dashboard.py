@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from reconciliation.models import Discrepancy, ReconciliationRun
 from trading import sessions
-from trading.models import Book, PipelineRun, Position, Trade
+from trading.models import Book, HealthResult, PipelineRun, Position, Trade
 from trading.money import ZERO, format_money
 from trading.schedule.models import Job, JobSlot
 from trading.schedule.selectors import plan_between
@@ -52,6 +52,7 @@ class Dashboard:
     discrepancies: list[Discrepancy]
     problems: list[JobSlot]
     failed_runs: list[PipelineRun]
+    health: object = None  # the last `manage.py healthcheck` result, if any
     attention: list[str] = field(default_factory=list)
 
     @property
@@ -110,6 +111,7 @@ def dashboard_today(*, book: Book, now: datetime | None = None) -> Dashboard:
             )[:10]
         ),
     )
+    board.health = HealthResult.objects.order_by("-checked_at").first()
     board.attention = _attention(board)
     return board
 
@@ -187,6 +189,9 @@ def _attention(board: Dashboard) -> list[str]:
         items.append(f"daily loss limit reached: {format_money(board.realized_today)} of -{format_money(limit)}")
     elif limit > 0 and board.realized_today <= -limit * LOSS_WARNING_SHARE:
         items.append(f"near the daily loss limit: {format_money(board.realized_today)} of -{format_money(limit)}")
+    if board.health is not None and not board.health.healthy:
+        failing = [c["name"] for c in board.health.report.get("checks", []) if not c["ok"]]
+        items.append(f"last health check failing: {', '.join(failing)}")
     unmarked = [p.symbol for p in board.positions if p.mark_price is None]
     if unmarked:
         items.append(f"{len(unmarked)} open position(s) never marked: {', '.join(unmarked[:5])}")

@@ -9,10 +9,21 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 
+from trading.health import database_reachable
+
 # The schema and docs describe the API, and like the API they are for signed-in users.
 signed_in = {"permission_classes": [IsAuthenticated]}
 
+
+def healthz(request):
+    """For load balancers and orchestrators: 200 while this process reaches its database, 503 when
+    not. Unauthenticated, so it says nothing else (`manage.py healthcheck` checks the brokers)."""
+    problem = database_reachable()
+    return JsonResponse({"status": "unavailable" if problem else "ok"}, status=503 if problem else 200)
+
+
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     # Browsers ask every site for one; a 404 on each page view would be noise in the logs.
     path(

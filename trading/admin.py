@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 
 from trading import sessions
 from trading.brokers import brokers
-from trading.models import Book, Candidate, Fill, Order, OrderEvent, PipelineRun, Position, Trade
+from trading.models import Book, Candidate, Fill, HealthResult, Order, OrderEvent, PipelineRun, Position, Trade
 from trading.money import format_money, format_price
 
 
@@ -547,3 +547,22 @@ class BookAdmin(admin.ModelAdmin):
             stats,
             reports,
         )
+
+
+@admin.register(HealthResult)
+class HealthResultAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What each `manage.py healthcheck` found (the dashboard shows the last one)."""
+
+    list_display = ["checked_at", "healthy", "failing"]
+    list_filter = ["healthy"]
+    readonly_fields = ["checked_at", "healthy", "checks_table"]
+    fields = readonly_fields
+
+    @admin.display(description="Failing checks")
+    def failing(self, result):
+        return ", ".join(c["name"] for c in result.report.get("checks", []) if not c["ok"]) or "–"
+
+    @admin.display(description="Checks")
+    def checks_table(self, result):
+        rows = [[c["name"], "ok" if c["ok"] else "FAIL", c["detail"]] for c in result.report.get("checks", [])]
+        return html_table(["Check", "Result", "Detail"], rows)

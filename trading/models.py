@@ -426,3 +426,17 @@ class Position(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.quantity} @ {self.average_cost}"
+
+
+class HealthResult(models.Model):
+    """One run of `manage.py healthcheck`: healthy or not, and each check's line."""
+
+    checked_at = models.DateTimeField(db_index=True)
+    healthy = models.BooleanField()
+    report = models.JSONField(help_text="Each check: name, ok, detail.")
+
+    class Meta:
+        ordering = ["-checked_at"]
+
+    def __str__(self) -> str:
+        return f"health {'ok' if self.healthy else 'FAILING'} at {self.checked_at:%Y-%m-%d %H:%M}"
