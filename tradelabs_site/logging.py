@@ -6,6 +6,8 @@ Events carry whatever context was bound with `structlog.contextvars.bind_context
 
 import logging
 import logging.config
+import logging.handlers
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +24,36 @@ def _drop_secrets(_logger, _method, event_dict):
     return event_dict
 
 
-def configure_logging(*, log_file: str, level: str = "INFO") -> None:
+class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Size-based rotation for a file several processes append to (web, qcluster workers).
+
+    Whichever process finds the file over `maxBytes` rotates it; the others notice the rename
+    at their next line (the file at the path is no longer the one they hold, as
+    WatchedFileHandler checks) and reopen, so every process writes to the current file and at
+    most `backupCount` old ones are kept. The size is read from the file, not from this
+    process's own writes."""
+
+    def _reopen_if_moved(self) -> None:
+        try:
+            current = os.stat(self.baseFilename)
+        except FileNotFoundError:
+            current = None
+        if self.stream is not None:
+            held = os.fstat(self.stream.fileno())
+            if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
+                return
+            self.stream.close()
+        self.stream = self._open()
+
+    def shouldRollover(self, record) -> bool:  # noqa: N802 - the stdlib's name
+        self._reopen_if_moved()
+        if self.maxBytes <= 0:
+            return False
+        return os.fstat(self.stream.fileno()).st_size + len(self.format(record)) + 1 > self.maxBytes
+
+
+def configure_logging(*, log_file: str, level: str = "INFO", max_bytes: int = 0, backups: int = 0) -> None:
+    """`max_bytes` > 0 rotates the JSON file at that size, keeping `backups` old files."""
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -40,8 +71,10 @@ def configure_logging(*, log_file: str, level: str = "INFO") -> None:
     try:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         handlers["json_file"] = {
-            "class": "logging.handlers.WatchedFileHandler",
+            "()": SharedRotatingFileHandler,
             "filename": log_file,
+            "maxBytes": max_bytes,
+            "backupCount": backups,
             "formatter": "json",
         }
     except OSError:

@@ -12,4 +12,9 @@ class TradingConfig(AppConfig):
 
         from . import checks  # noqa: F401 - registers the system checks
 
-        configure_logging(log_file=settings.TRADE_LABS_LOG_FILE, level=settings.TRADE_LABS_LOG_LEVEL)
+        configure_logging(
+            log_file=settings.TRADE_LABS_LOG_FILE,
+            level=settings.TRADE_LABS_LOG_LEVEL,
+            max_bytes=settings.TRADE_LABS_LOG_MAX_BYTES,
+            backups=settings.TRADE_LABS_LOG_BACKUPS,
+        )

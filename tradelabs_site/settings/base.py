@@ -259,6 +259,9 @@ TRADE_LABS_STARTING_EQUITY = env_decimal("TRADE_LABS_STARTING_EQUITY", "100000")
 # ---------------------------------------------------------------------------
 TRADE_LABS_LOG_FILE = env_str("TRADE_LABS_LOG_FILE", str(DATA_DIR / "logs" / "tradelabs.jsonl"))
 TRADE_LABS_LOG_LEVEL = env_str("TRADE_LABS_LOG_LEVEL", "INFO")
+# The JSON log rotates at this size, keeping this many old files: a year of lines cannot fill the disk.
+TRADE_LABS_LOG_MAX_BYTES = env_int("TRADE_LABS_LOG_MAX_BYTES", 50 * 1024 * 1024)
+TRADE_LABS_LOG_BACKUPS = env_int("TRADE_LABS_LOG_BACKUPS", 10)
 LOGGING_CONFIG = None  # configured in TradingConfig.ready() by tradelabs_site.logging
 
 # ---------------------------------------------------------------------------
