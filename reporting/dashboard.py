@@ -20,6 +20,7 @@ from trading.models import Book, HealthResult, PipelineRun, Position, Trade
 from trading.money import ZERO, format_money
 from trading.schedule.models import Job, JobSlot
 from trading.schedule.selectors import plan_between
+from trading.services.arming import arm_active
 
 RECENT_PROBLEMS_DAYS = 7
 LOSS_WARNING_SHARE = Decimal("0.8")  # of the daily loss limit: flagged before the halt itself
@@ -38,6 +39,8 @@ class Dashboard:
     book: Book
     today: date
     armed: bool
+    arm: object  # the arm record in force, if any
+    arming_possible: bool
     mode: str
     sends_real_orders: bool
     session: str
@@ -80,10 +83,13 @@ def dashboard_today(*, book: Book, now: datetime | None = None) -> Dashboard:
         or ZERO
     )
     since = now - timedelta(days=RECENT_PROBLEMS_DAYS)
+    arm = arm_active(book=book, now=now) if settings.TRADE_LABS_ARMED else None
     board = Dashboard(
         book=book,
         today=today,
-        armed=bool(settings.TRADE_LABS_ARMED),
+        armed=arm is not None,
+        arm=arm,
+        arming_possible=bool(settings.TRADE_LABS_ARMED),
         mode=settings.TRADE_LABS_MODE,
         sends_real_orders=brokers.backend_class(book.broker_alias).sends_real_orders,
         session=_session_line(today),

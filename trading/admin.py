@@ -11,7 +11,18 @@ from django.utils.html import format_html, format_html_join
 
 from trading import sessions
 from trading.brokers import brokers
-from trading.models import Book, Candidate, Fill, HealthResult, Order, OrderEvent, PipelineRun, Position, Trade
+from trading.models import (
+    ArmRecord,
+    Book,
+    Candidate,
+    Fill,
+    HealthResult,
+    Order,
+    OrderEvent,
+    PipelineRun,
+    Position,
+    Trade,
+)
 from trading.money import format_money, format_price
 
 
@@ -212,6 +223,8 @@ class PipelineRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Safety")
     def badges(self, run):
         armed = ("#8a1f1f", "#f2dede", "ARMED") if run.armed else ("#25572a", "#dff0d8", "not armed")
+        if run.arm_id:
+            armed = (*armed[:2], f"ARMED by {run.arm.armed_by} until {new_york(run.arm.until)}")
         dry = ("#7a5a00", "#fcf8e3", "dry run: nothing sent") if run.dry_run else None
         badge = '<span style="color: {}; background: {}; padding: .1em .6em; border-radius: 1em; font-weight: bold">{}</span> '
         return format_html("{}{}", format_html(badge, *armed), format_html(badge, *dry) if dry else "")
@@ -519,9 +532,54 @@ class BookAdmin(admin.ModelAdmin):
 
     view_on_site = False
 
-    list_display = ["name", "broker_alias", "account_id", "market", "clock_ny", "starting_equity", "links"]
+    list_display = [
+        "name",
+        "broker_alias",
+        "account_id",
+        "armed_state",
+        "market",
+        "clock_ny",
+        "starting_equity",
+        "links",
+    ]
     search_fields = ["name", "account_id"]
-    readonly_fields = [f.name for f in Book._meta.fields] + ["links"]
+    readonly_fields = [f.name for f in Book._meta.fields] + ["links", "armed_state"]
+    actions = ["arm_until_close", "disarm"]
+
+    def has_arm_permission(self, request):
+        # Arming lets orders reach a broker: superusers only, and every use is recorded.
+        return request.user.is_superuser
+
+    @admin.display(description="Armed")
+    def armed_state(self, book):
+        from trading.services.arming import arm_active
+
+        record = arm_active(book=book)
+        if record is None:
+            return "–"
+        return f"until {new_york(record.until)} by {record.armed_by}"
+
+    @admin.action(description="Arm until today's close (TRADE_LABS_ARMED=1 required)", permissions=["arm"])
+    def arm_until_close(self, request, queryset):
+        from trading.services.arming import ArmingRefused, book_arm, default_arm_until
+
+        who = f"{request.user.get_username()} (admin)"
+        for book in queryset:
+            try:
+                record = book_arm(book=book, by=who, until=default_arm_until(), reason="armed in the admin")
+            except ArmingRefused as exc:
+                self.message_user(request, f"{book.name}: {exc}", messages.ERROR)
+                continue
+            self.message_user(request, f"{book.name} armed until {new_york(record.until)}", messages.WARNING)
+
+    @admin.action(description="Disarm now", permissions=["arm"])
+    def disarm(self, request, queryset):
+        from trading.services.arming import book_disarm
+
+        who = f"{request.user.get_username()} (admin)"
+        for book in queryset:
+            ended = book_disarm(book=book, by=who, reason="disarmed in the admin")
+            self.message_user(request, f"{book.name} {'disarmed' if ended else 'was not armed'}", messages.SUCCESS)
 
     def has_add_permission(self, request):
         return False
@@ -566,3 +624,25 @@ class HealthResultAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def checks_table(self, result):
         rows = [[c["name"], "ok" if c["ok"] else "FAIL", c["detail"]] for c in result.report.get("checks", [])]
         return html_table(["Check", "Result", "Detail"], rows)
+
+
+@admin.register(ArmRecord)
+class ArmRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The audit trail of arming: who armed which book, when, until when, why; who disarmed it."""
+
+    list_display = ["book", "armed_by", "armed_at_ny", "until_ny", "reason", "disarmed_by", "disarmed_at_ny"]
+    list_filter = [BookFilter]
+    list_select_related = ["book"]
+    readonly_fields = [f.name for f in ArmRecord._meta.fields]
+
+    @admin.display(description="Armed (New York)", ordering="armed_at")
+    def armed_at_ny(self, record):
+        return new_york(record.armed_at)
+
+    @admin.display(description="Until (New York)", ordering="until")
+    def until_ny(self, record):
+        return new_york(record.until)
+
+    @admin.display(description="Disarmed (New York)", ordering="disarmed_at")
+    def disarmed_at_ny(self, record):
+        return new_york(record.disarmed_at)

@@ -88,7 +88,17 @@ class PipelineRun(models.Model):
     )
     account_id = models.CharField(max_length=64, blank=True, help_text="The broker account the run traded.")
     mode = models.CharField(max_length=16, default="PAPER")
-    armed = models.BooleanField(default=False, help_text="TRADE_LABS_ARMED at the time of the run.")
+    armed = models.BooleanField(
+        default=False, help_text="Armed at the start of the run: TRADE_LABS_ARMED=1 and an unexpired arm record."
+    )
+    arm = models.ForeignKey(
+        "ArmRecord",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="runs",
+        help_text="The arm record in force when the run started (who armed, until when, why).",
+    )
     dry_run = models.BooleanField(
         default=False, help_text="Orders were filled locally; nothing was sent to the broker."
     )
@@ -440,3 +450,30 @@ class HealthResult(models.Model):
 
     def __str__(self) -> str:
         return f"health {'ok' if self.healthy else 'FAILING'} at {self.checked_at:%Y-%m-%d %H:%M}"
+
+
+class ArmRecord(models.Model):
+    """The second key: a person armed this book, until a moment, for a reason.
+
+    TRADE_LABS_ARMED=1 (the environment) decides whether arming is possible at all; orders reach
+    a real broker only while an unexpired, undisarmed record also exists for the book. Records
+    are never deleted: together they are the audit trail of who armed what, when and why."""
+
+    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="arm_records")
+    armed_by = models.CharField(max_length=150)
+    armed_at = models.DateTimeField()
+    until = models.DateTimeField(help_text="The arm expires here; nothing is sent after it.")
+    reason = models.CharField(max_length=300, blank=True)
+    disarmed_at = models.DateTimeField(null=True, blank=True)
+    disarmed_by = models.CharField(max_length=150, blank=True)
+    disarm_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-armed_at", "-id"]
+        indexes = [models.Index(fields=["book", "until"], name="arm_book_until_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.book_id} armed by {self.armed_by} until {self.until:%Y-%m-%d %H:%M} UTC"
+
+    def active_at(self, moment) -> bool:
+        return self.disarmed_at is None and self.armed_at <= moment < self.until

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.arming import arm_books
 from tests.fake_gateway import FakeGateway
 from trading.brokers import brokers
 from trading.brokers.base import BrokerError, BrokerUnavailable, SafetyError
@@ -43,7 +44,7 @@ def test_unarmed_run_uses_ib_data_and_sends_nothing(ib_settings, gateway):
 
 
 def test_armed_on_a_paper_account_sends_brackets_with_our_refs(ib_settings, gateway):
-    ib_settings.TRADE_LABS_ARMED = True
+    arm_books(ib_settings, "ib")
     run = _run()
     assert run.status == PipelineRun.Status.SUCCEEDED, run.error
     trades = list(run.trades.all())
@@ -159,7 +160,7 @@ def test_connectivity_lost_mid_request_ends_the_run(ib_settings, gateway):
 
 
 def test_a_socket_dropped_mid_order_is_recorded_and_adopted_not_resent(ib_settings, gateway):
-    ib_settings.TRADE_LABS_ARMED = True
+    arm_books(ib_settings, "ib")
     ib_settings.TRADE_LABS_RISK = {**ib_settings.TRADE_LABS_RISK, "top_n": 1}
     gateway.drop_after("placeOrder")  # the entry reaches IB; the connection dies before any answer
     first = _run()
@@ -180,7 +181,7 @@ def test_a_crash_between_send_and_record_is_adopted_by_the_next_run(ib_settings,
     from trading.services.pipeline import _bracket_for
     from trading.services.risk import RiskConfig, plan_long_entry
 
-    ib_settings.TRADE_LABS_ARMED = True
+    arm_books(ib_settings, "ib")
     ib_settings.TRADE_LABS_RISK = {**ib_settings.TRADE_LABS_RISK, "top_n": 1}
     crashed = _run()
     candidate = crashed.candidates.filter(status=Candidate.Status.ACCEPTED).order_by("-score").first()
@@ -202,7 +203,7 @@ def test_a_crash_between_send_and_record_is_adopted_by_the_next_run(ib_settings,
 
 
 def test_positions_and_account_for_reconciliation(ib_settings, gateway):
-    ib_settings.TRADE_LABS_ARMED = True
+    arm_books(ib_settings, "ib")
     run = _run()
     with brokers.create("ib") as broker:
         positions = {p.symbol: p for p in broker.positions()}
@@ -217,7 +218,7 @@ def test_positions_and_account_for_reconciliation(ib_settings, gateway):
 def test_reconciliation_against_ib_is_clean_after_a_run(ib_settings, gateway):
     from reconciliation.services import reconciliation_run
 
-    ib_settings.TRADE_LABS_ARMED = True
+    arm_books(ib_settings, "ib")
     _run()
     result = reconciliation_run(book=book_named("ib"))
     assert result.status == "clean", list(result.discrepancies.values_list("kind", "symbol"))

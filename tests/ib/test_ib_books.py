@@ -13,6 +13,7 @@ from django.utils import timezone
 from reconciliation.services import reconciliation_run
 from reporting.metrics import Period
 from reporting.selectors import stats_summary
+from tests.arming import arm_books
 from trading import sessions
 from trading.models import Position, Trade
 from trading.services.books import book_create, book_default, book_named
@@ -25,7 +26,7 @@ pytestmark = [pytest.mark.ib, pytest.mark.django_db]
 
 @pytest.fixture
 def three_books(ib_settings, gateway):
-    ib_settings.TRADE_LABS_ARMED = True
+    arm_books(ib_settings, "ib")
     latest = sessions.session_at_or_before(timezone.now())
     sim = book_default()
     run = pipeline_run(RunOptions(), book=sim, now=latest.open)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.arming import arm_books
 from trading.models import Order, Trade
 from trading.services.books import book_named
 from trading.services.closing import CloseRefused, trade_close
@@ -19,7 +20,7 @@ SATURDAY = datetime(2026, 11, 21, 15, 45, tzinfo=UTC)
 
 @pytest.fixture
 def ib_trade(ib_settings, gateway):
-    ib_settings.TRADE_LABS_ARMED = True
+    arm_books(ib_settings, "ib")
     ib_settings.TRADE_LABS_RISK = {**ib_settings.TRADE_LABS_RISK, "top_n": 1}
     run = pipeline_run(book=book_named("ib"), options=RunOptions())
     trade = run.trades.get()

@@ -4,6 +4,7 @@ An outcome nobody can confirm makes the run partial and names the orders."""
 
 import pytest
 
+from tests.arming import arm_books
 from trading.brokers import brokers
 from trading.models import Fill, Order, PipelineRun, Trade
 from trading.services.books import book_named
@@ -15,7 +16,7 @@ pytestmark = [pytest.mark.ib, pytest.mark.django_db]
 
 @pytest.fixture
 def no_echo(ib_settings, gateway):
-    ib_settings.TRADE_LABS_ARMED = True
+    arm_books(ib_settings, "ib")
     gateway.state.echo_order_ref = False
     return gateway
 

@@ -6,6 +6,7 @@ import pytest
 
 from reconciliation.models import Discrepancy
 from reconciliation.services import reconciliation_run
+from tests.arming import arm_books
 from tests.ib.test_ib_backend import _run, gateway  # noqa: F401 - fixtures
 from trading.models import Order, Trade
 from trading.services.books import book_named
@@ -16,7 +17,7 @@ Kind = Discrepancy.Kind
 
 @pytest.fixture
 def traded(ib_settings, gateway):  # noqa: F811
-    ib_settings.TRADE_LABS_ARMED = True
+    arm_books(ib_settings, "ib")
     run = _run()
     assert run.status == "succeeded", run.error
     return list(run.trades.order_by("symbol"))

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
+from tests.arming import arm_books
 from trading.models import Order, Position, Trade
 from trading.services.books import book_named
 from trading.services.closing import CloseRefused, TradeNotOpen, trade_close
@@ -98,7 +99,7 @@ def test_dry_run_trades_close_locally(real_broker, settings, morning):
 @pytest.fixture
 def armed_real_trade(real_broker, settings, morning):
     """An open trade sent (armed) through the 'real' alias, while the default backend is SIM."""
-    settings.TRADE_LABS_ARMED = True
+    arm_books(settings, "real")
     trade = pipeline_run(book=book_named("real"), options=RunOptions(at=morning, top_n=1)).trades.get()
     assert trade.status == Trade.Status.OPEN and not trade.dry_run
     assert (trade.broker_alias, trade.account_id) == ("real", "DU111")

@@ -7,6 +7,7 @@ from django.core import checks
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.arming import arm_books
 from trading.brokers.base import SafetyError
 from trading.models import Order, PipelineRun, Trade
 from trading.services.books import book_named
@@ -41,7 +42,7 @@ def test_unarmed_real_broker_sends_nothing_and_fills_locally(real_broker, settin
 
 
 def test_armed_real_broker_on_a_paper_account_sends(real_broker, settings, morning):
-    settings.TRADE_LABS_ARMED = True
+    arm_books(settings, "real")
     run = pipeline_run(book=book_named("real"), options=RunOptions(at=morning))
     assert run.armed is True and run.dry_run is False
     assert len(real_broker.placed) == 5

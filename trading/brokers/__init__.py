@@ -54,7 +54,9 @@ class BrokerHandler:
             dict(self.settings[book.broker_alias].get("OPTIONS", {})) if book.broker_alias in self.settings else {}
         )
         backend = self.backend_class(book.broker_alias)
-        return backend(book.broker_alias, **{**options, **backend.options_for_book(book)})
+        broker = backend(book.broker_alias, **{**options, **backend.options_for_book(book)})
+        broker.book = book
+        return broker
 
     def canonical_alias(self, alias: str) -> str:
         """The alias to record on rows: "default" is a second name for one of the others, and a

@@ -236,6 +236,7 @@ class BaseBroker:
         self.alias = alias
         self.options = options
         self.account_id = ""
+        self.book = None  # set by brokers.create_for(book): whose arm the gate asks for
 
     # -- the safety gate ----------------------------------------------------------------
     def is_paper_account(self) -> bool:
@@ -260,6 +261,33 @@ class BaseBroker:
                 f"{self.name} account {self.account_id or '(none)'} is not a paper account: {action} refused; "
                 "live trading is refused"
             )
+        # The second key: a person armed this book, and the arm has not expired.
+        book = self._gated_book()
+        if book is None or not self._armed(book):
+            name = book.name if book is not None else f"of {self.alias}"
+            raise SafetyError(
+                f"book {name} is not armed (or its arm expired): {action} refused, nothing is sent to {self.name}; "
+                f"arm it with manage.py arm --book {book.name if book is not None else '...'}"
+            )
+
+    def _gated_book(self):
+        """The book this connection trades for: the one it was created for, else the only book
+        on its alias (or the one with its account)."""
+        if self.book is not None:
+            return self.book
+        from trading.brokers import brokers
+        from trading.models import Book
+
+        on_alias = list(Book.objects.filter(broker_alias=brokers.canonical_alias(self.alias)))
+        if len(on_alias) == 1:
+            return on_alias[0]
+        return next((book for book in on_alias if book.account_id and book.account_id == self.account_id), None)
+
+    @staticmethod
+    def _armed(book) -> bool:
+        from trading.services.arming import arm_active
+
+        return arm_active(book=book) is not None
 
     def order_refusal(self, order: "OrderRequest", *, at: datetime) -> str:
         """Why this stand-alone order would be refused at `at`, found without sending anything

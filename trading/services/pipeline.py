@@ -24,10 +24,11 @@ from trading.brokers.base import (
     SafetyError,
 )
 from trading.failpoints import failpoint
-from trading.models import Book, Candidate, Order, PipelineRun, Trade
+from trading.models import ArmRecord, Book, Candidate, Order, PipelineRun, Trade
 from trading.scoring import Rejection, ScoringConfig, score_quote
 from trading.symbols import symbol_is_valid
 
+from .arming import arm_active
 from .book import (
     fill_record_local,
     order_apply_states,
@@ -85,7 +86,14 @@ def _slot_taken(book: Book, slot: str) -> AlreadyRunning | None:
 
 
 def run_start(
-    *, book: Book, backend: str, armed: bool, trigger: str, parameters: dict, slot: str | None = None
+    *,
+    book: Book,
+    backend: str,
+    armed: bool,
+    trigger: str,
+    parameters: dict,
+    slot: str | None = None,
+    arm: ArmRecord | None = None,
 ) -> PipelineRun:
     """Claim the book's single running place (and the slot, if any), retiring a run whose process died."""
     now = timezone.now()
@@ -115,6 +123,7 @@ def run_start(
                 backend=backend,
                 broker_alias=book.broker_alias,
                 armed=armed,
+                arm=arm,
                 trigger=trigger,
                 slot=slot or None,
                 mode=str(settings.TRADE_LABS_MODE).upper(),
@@ -169,7 +178,9 @@ def pipeline_run(
     ensure_paper_mode()
     now = now or timezone.now()
     backend_name = brokers.name_of(book.broker_alias)
-    armed = bool(settings.TRADE_LABS_ARMED)
+    # Two keys: the environment allows arming, and a person armed this book until a moment.
+    arm = arm_active(book=book) if settings.TRADE_LABS_ARMED else None
+    armed = arm is not None
     risk, scoring = run_configs(book, top_n=options.top_n)
     parameters = {
         "book": book.name,
@@ -189,6 +200,7 @@ def pipeline_run(
             book=book,
             backend=backend_name,
             armed=armed,
+            arm=arm,
             trigger=options.trigger,
             parameters=parameters,
             slot=options.slot,
