@@ -17,6 +17,7 @@ from trading.models import (
     Candidate,
     Fill,
     HealthResult,
+    KillSwitchUse,
     Order,
     OrderEvent,
     PipelineRun,
@@ -544,7 +545,7 @@ class BookAdmin(admin.ModelAdmin):
     ]
     search_fields = ["name", "account_id"]
     readonly_fields = [f.name for f in Book._meta.fields] + ["links", "armed_state"]
-    actions = ["arm_until_close", "disarm"]
+    actions = ["arm_until_close", "disarm", "kill_switch"]
 
     def has_arm_permission(self, request):
         # Arming lets orders reach a broker: superusers only, and every use is recorded.
@@ -571,6 +572,28 @@ class BookAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{book.name}: {exc}", messages.ERROR)
                 continue
             self.message_user(request, f"{book.name} armed until {new_york(record.until)}", messages.WARNING)
+
+    @admin.action(description="Kill switch… (disarm, cancel working entries, optionally flatten)", permissions=["arm"])
+    def kill_switch(self, request, queryset):
+        from django.template.response import TemplateResponse
+
+        from trading.services.kill_switch import kill_switch
+
+        if "confirm" not in request.POST:
+            context = {**self.admin_site.each_context(request), "title": "Kill switch", "books": list(queryset)}
+            return TemplateResponse(request, "admin/trading/book/kill_switch_confirm.html", context)
+        who = f"{request.user.get_username()} (admin)"
+        for book in queryset:
+            result = kill_switch(book=book, by=who, flatten=bool(request.POST.get("flatten")))
+            use = result.use
+            summary = f"{book.name}: disarmed, {use.cancelled} working entries cancelled" + (
+                f", {use.closed} open trades closed" if use.flatten else ""
+            )
+            if result.problems:
+                self.message_user(request, f"{summary}; NOT done: {'; '.join(result.problems)}", messages.ERROR)
+            else:
+                self.message_user(request, summary, messages.WARNING)
+        return None
 
     @admin.action(description="Disarm now", permissions=["arm"])
     def disarm(self, request, queryset):
@@ -646,3 +669,15 @@ class ArmRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Disarmed (New York)", ordering="disarmed_at")
     def disarmed_at_ny(self, record):
         return new_york(record.disarmed_at)
+
+
+@admin.register(KillSwitchUse)
+class KillSwitchUseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["book", "used_by", "used_at_ny", "flatten", "cancelled", "closed", "problems"]
+    list_filter = [BookFilter]
+    list_select_related = ["book"]
+    readonly_fields = [f.name for f in KillSwitchUse._meta.fields]
+
+    @admin.display(description="Used (New York)", ordering="used_at")
+    def used_at_ny(self, use):
+        return new_york(use.used_at)

@@ -477,3 +477,23 @@ class ArmRecord(models.Model):
 
     def active_at(self, moment) -> bool:
         return self.disarmed_at is None and self.armed_at <= moment < self.until
+
+
+class KillSwitchUse(models.Model):
+    """One use of the kill switch: the book disarmed, its working entries cancelled and, when
+    asked, its open trades closed at market. What it did and what it could not do are kept."""
+
+    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="kill_switch_uses")
+    used_by = models.CharField(max_length=150)
+    used_at = models.DateTimeField()
+    flatten = models.BooleanField(help_text="Open trades were to be closed at market too.")
+    disarmed = models.PositiveIntegerField(default=0, help_text="Arm records ended.")
+    cancelled = models.PositiveIntegerField(default=0, help_text="Working entry orders cancelled.")
+    closed = models.PositiveIntegerField(default=0, help_text="Open trades closed at market.")
+    problems = models.TextField(blank=True, help_text="What could not be done, one line each.")
+
+    class Meta:
+        ordering = ["-used_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"kill switch on {self.book_id} by {self.used_by} at {self.used_at:%Y-%m-%d %H:%M} UTC"

@@ -9,6 +9,8 @@ types. Backends are configured by alias in `settings.BROKERS` (see `trading.brok
 import functools
 import inspect
 from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -206,6 +208,22 @@ def _install_gate(cls) -> None:
             setattr(cls, name, _gated(method))
 
 
+_KILL_SWITCH: ContextVar[bool] = ContextVar("trade_labs_kill_switch", default=False)
+
+
+@contextmanager
+def kill_switch_in_progress():
+    """While the kill switch runs, the gate lets a real broker cancel working entries and close
+    positions without an arm in force: the switch disarms the book first, and what an earlier
+    arm sent must still be stopped. The rest of the gate holds: PAPER mode, TRADE_LABS_ARMED=1
+    and a paper account."""
+    token = _KILL_SWITCH.set(True)
+    try:
+        yield
+    finally:
+        _KILL_SWITCH.reset(token)
+
+
 class BaseBroker:
     """Base class for broker backends. Use as a context manager: `with broker: ...`.
 
@@ -261,9 +279,10 @@ class BaseBroker:
                 f"{self.name} account {self.account_id or '(none)'} is not a paper account: {action} refused; "
                 "live trading is refused"
             )
-        # The second key: a person armed this book, and the arm has not expired.
+        # The second key: a person armed this book, and the arm has not expired. The kill switch
+        # (which has just disarmed it) may still cancel and close what an earlier arm sent.
         book = self._gated_book()
-        if book is None or not self._armed(book):
+        if not _KILL_SWITCH.get() and (book is None or not self._armed(book)):
             name = book.name if book is not None else f"of {self.alias}"
             raise SafetyError(
                 f"book {name} is not armed (or its arm expired): {action} refused, nothing is sent to {self.name}; "
