@@ -17,10 +17,11 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from trading.alerts import alert_raise
 from trading.brokers import brokers
 from trading.brokers.base import BrokerError
 from trading.files import write_atomically
-from trading.models import Book, Fill, Order, Position, Trade
+from trading.models import Alert, Book, Fill, Order, Position, Trade
 from trading.money import ZERO, to_cents, to_money
 from trading.services.books import book_default, default_book_name
 
@@ -216,8 +217,9 @@ def _position_rows(expected: dict[str, int], book: dict[str, Position], actual: 
 
 
 @transaction.atomic
-def _record(run: ReconciliationRun, findings: list[Finding], now) -> None:
-    seen_ids = []
+def _record(run: ReconciliationRun, findings: list[Finding], now) -> list[tuple[Discrepancy, str]]:
+    """Store the findings; returns the discrepancies that are news: new ones, and old ones seen again."""
+    seen_ids, news = [], []
     for finding in findings:
         discrepancy, created = Discrepancy.objects.select_for_update().get_or_create(
             book_id=run.book_id,
@@ -235,7 +237,9 @@ def _record(run: ReconciliationRun, findings: list[Finding], now) -> None:
                 "last_seen_at": now,
             },
         )
-        if not created:
+        if created:
+            news.append((discrepancy, "new"))
+        else:
             discrepancy.expected, discrepancy.actual, discrepancy.detail = (
                 finding.expected,
                 finding.actual,
@@ -244,6 +248,7 @@ def _record(run: ReconciliationRun, findings: list[Finding], now) -> None:
             discrepancy.last_seen_run, discrepancy.last_seen_at = run, now
             discrepancy.times_seen += 1
             if discrepancy.cleared_at is not None or discrepancy.review_status == Discrepancy.Review.RESOLVED:
+                news.append((discrepancy, f"back, after clearing (run {str(run.run_id)[:8]})"))
                 discrepancy.review_status = Discrepancy.Review.OPEN
                 discrepancy.notes = (discrepancy.notes + f"\nReopened {now:%Y-%m-%d %H:%M} UTC: seen again.").strip()
             discrepancy.cleared_at = None
@@ -256,6 +261,18 @@ def _record(run: ReconciliationRun, findings: list[Finding], now) -> None:
     Discrepancy.objects.filter(book_id=run.book_id, cleared_at__isnull=True).exclude(pk__in=seen_ids).update(
         cleared_at=now
     )
+    return news
+
+
+def _alert_news(run: ReconciliationRun, news: list[tuple[Discrepancy, str]]) -> None:
+    """One alert per discrepancy when it is new (or back), never once per reconciliation."""
+    for discrepancy, what in news:
+        alert_raise(
+            event=Alert.Event.DISCREPANCY, book=run.book, once=True,
+            key=f"discrepancy:{discrepancy.pk}:{'new' if what == 'new' else run.run_id}",
+            title=f"book {run.book.name}: {discrepancy.get_kind_display()} in {discrepancy.symbol} ({what})",
+            body=f"expected {discrepancy.expected or '–'}, broker {discrepancy.actual or '–'}. {discrepancy.detail}",
+        )  # fmt: skip
 
 
 def reconciliation_run(*, book: Book | None = None, trigger: str = "manual") -> ReconciliationRun:
@@ -281,6 +298,10 @@ def reconciliation_run(*, book: Book | None = None, trigger: str = "manual") -> 
         run.save()
         reconciliation_write_file(run)
         log.warning("reconciliation_broker_error", error=str(exc))
+        alert_raise(
+            event=Alert.Event.BROKER_DOWN, book=book, key=f"broker-down:{book.pk}",
+            title=f"book {book.name}: broker unreachable at reconciliation", body=str(exc),
+        )  # fmt: skip
         return run
     expected = {s: q for s, q in expected_quantities(book=book).items() if q}
     ours_held = {p.symbol: p for p in Position.objects.filter(book=book, symbol__in=set(expected) | set(actual))}
@@ -289,7 +310,7 @@ def reconciliation_run(*, book: Book | None = None, trigger: str = "manual") -> 
         ours=ours, broker_orders=broker_orders, done_at_broker=done_at_broker
     )
     now = timezone.now()
-    _record(run, findings, now)
+    news = _record(run, findings, now)
     run.positions, total = _position_rows(expected, ours_held, actual)
     run.unrealized_pnl_total = to_money(total)
     run.discrepancy_count = len(findings)
@@ -297,6 +318,7 @@ def reconciliation_run(*, book: Book | None = None, trigger: str = "manual") -> 
     run.finished_at = now
     run.save()
     reconciliation_write_file(run)
+    _alert_news(run, news)
     log.info("reconciliation_finished", status=run.status, discrepancies=len(findings))
     return run
 

@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from trading import sessions
 from trading.brokers import brokers
 from trading.models import (
+    Alert,
     ArmRecord,
     Book,
     Candidate,
@@ -681,3 +682,18 @@ class KillSwitchUseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Used (New York)", ordering="used_at")
     def used_at_ny(self, use):
         return new_york(use.used_at)
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every alert raised, whether or not a place accepted it, and what each place said."""
+
+    list_display = ["raised_at_ny", "event", "book", "title", "delivered", "repeats"]
+    list_filter = ["event", "delivered", BookFilter]
+    list_select_related = ["book"]
+    search_fields = ["title", "body"]
+    readonly_fields = [f.name for f in Alert._meta.fields]
+
+    @admin.display(description="Raised (New York)", ordering="raised_at")
+    def raised_at_ny(self, alert):
+        return new_york(alert.raised_at)

@@ -129,3 +129,17 @@ def health_record(health: Health):
     if stale:
         HealthResult.objects.filter(pk__lte=stale[0]).delete()
     return row
+
+
+def health_alert(health: Health) -> None:
+    """Alert each failing check (a broker down, the scheduler silent), at most once an alert window."""
+    from trading.alerts import alert_raise
+    from trading.models import Alert
+
+    for check in health.checks:
+        if check.ok:
+            continue
+        event = Alert.Event.BROKER_DOWN if check.name.startswith("broker") else Alert.Event.JOB_FAILED
+        alert_raise(
+            event=event, title=f"health check: {check.name} failing", body=check.detail, key=f"health:{check.name}"
+        )

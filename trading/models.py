@@ -497,3 +497,41 @@ class KillSwitchUse(models.Model):
 
     def __str__(self) -> str:
         return f"kill switch on {self.book_id} by {self.used_by} at {self.used_at:%Y-%m-%d %H:%M} UTC"
+
+
+class Alert(models.Model):
+    """Something a person should know, raised by a job and sent to the configured places.
+
+    Kept whatever happened to its delivery (the outcome says, per place). The same `key` is sent
+    once within the repeat window, or once ever for `once` alerts (a discrepancy); a repeat
+    inside the window only counts up `repeats` on the alert that was sent."""
+
+    class Event(models.TextChoices):
+        RUN_FAILED = "run_failed", "Run failed or partial"
+        SCAN_MISSED = "scan_missed", "Scan missed"
+        JOB_FAILED = "job_failed", "Scheduled job failed"
+        DISCREPANCY = "discrepancy", "New reconciliation discrepancy"
+        LOSS_HALT = "loss_halt", "Daily loss limit halted entries"
+        BROKER_DOWN = "broker_down", "Broker unreachable"
+        ARMED = "armed", "Armed"
+        DISARMED = "disarmed", "Disarmed"
+        ARM_EXPIRED = "arm_expired", "Arm expired"
+        KILL_SWITCH = "kill_switch", "Kill switch used"
+        REPORT_READY = "report_ready", "Daily report ready"
+
+    event = models.CharField(max_length=32, choices=Event.choices)
+    book = models.ForeignKey(Book, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts")
+    key = models.CharField(max_length=200, help_text="What makes two alerts the same one (for deduplication).")
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    raised_at = models.DateTimeField(db_index=True)
+    delivered = models.BooleanField(default=False, help_text="Every configured place accepted it.")
+    outcome = models.TextField(blank=True, help_text="Per place: sent, or why not.")
+    repeats = models.PositiveIntegerField(default=0, help_text="Same alert raised again inside the window, not resent.")
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        indexes = [models.Index(fields=["key", "raised_at"], name="alert_key_raised_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()}: {self.title}"

@@ -262,6 +262,23 @@ TRADE_LABS_LOG_LEVEL = env_str("TRADE_LABS_LOG_LEVEL", "INFO")
 # The JSON log rotates at this size, keeping this many old files: a year of lines cannot fill the disk.
 TRADE_LABS_LOG_MAX_BYTES = env_int("TRADE_LABS_LOG_MAX_BYTES", 50 * 1024 * 1024)
 TRADE_LABS_LOG_BACKUPS = env_int("TRADE_LABS_LOG_BACKUPS", 10)
+
+# ---------------------------------------------------------------------------
+# Alerts (trading.alerts): apprise URLs, separated by spaces (an apprise URL may hold commas),
+# e.g. "mailto://user:pass@example.com json://hooks.example.com/tl tgram://bot/chat"; and plain
+# email through Django's mail settings to TRADE_LABS_ALERT_EMAILS.
+# ---------------------------------------------------------------------------
+TRADE_LABS_ALERT_URLS = env_str("TRADE_LABS_ALERT_URLS", "").split()
+TRADE_LABS_ALERT_EMAILS = env_list("TRADE_LABS_ALERT_EMAILS")
+TRADE_LABS_ALERT_REPEAT_MINUTES = env_int("TRADE_LABS_ALERT_REPEAT_MINUTES", 60)  # the same alert again only after this
+TRADE_LABS_ALERT_DAILY_REPORT = env_bool("TRADE_LABS_ALERT_DAILY_REPORT", False)  # opt-in: "report ready"
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "trade-labs@localhost")
 LOGGING_CONFIG = None  # configured in TradingConfig.ready() by tradelabs_site.logging
 
 # ---------------------------------------------------------------------------

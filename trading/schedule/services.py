@@ -17,7 +17,9 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from trading import sessions
-from trading.models import Book, PipelineRun
+from trading.alerts import alert_raise
+from trading.models import Alert, Book, PipelineRun
+from trading.services.arming import alert_expired_arms
 from trading.services.books import book_default
 
 from .models import Job, JobSlot
@@ -164,18 +166,27 @@ def job_run(
         log.warning(
             "schedule_slot_missed", job=job, slot=occurrence.at.isoformat(), late_seconds=int(late.total_seconds())
         )
+        if job in (Job.OPENING_SCAN, Job.MIDDAY_SCAN):
+            alert_raise(
+                event=Alert.Event.SCAN_MISSED, book=book, title=f"{occurrence.label} of {occurrence.session_date} missed",
+                body=message, key=f"slot:{book.pk}:{job}:{occurrence.at.isoformat()}", once=True,
+            )  # fmt: skip
         return JobOutcome(job, JobSlot.Status.MISSED, message, slot)
 
     slot = slot_claim(book=book, occurrence=occurrence, now=now)
     if slot is None:
         return _taken(book, occurrence)
     log.info("schedule_slot_claimed", job=job, slot=occurrence.at.isoformat())
+    alert_expired_arms(book=book, now=now)
     try:
         result = _ACTIONS[job](slot=slot, now=now)
     except Exception as exc:
         slot_finish(slot=slot, status=JobSlot.Status.FAILED, message=f"{type(exc).__name__}: {exc}")
         log.exception("schedule_slot_failed", job=job, slot=occurrence.at.isoformat())
+        _alert_job_failed(book, occurrence, f"{type(exc).__name__}: {exc}")
         raise
+    if result.status == JobSlot.Status.FAILED and result.pipeline_run is None:
+        _alert_job_failed(book, occurrence, result.message)  # a failed run alerts on its own
     slot_finish(
         slot=slot,
         status=result.status,
@@ -185,6 +196,13 @@ def job_run(
     )
     log.info("schedule_slot_finished", job=job, slot=occurrence.at.isoformat(), status=result.status)
     return JobOutcome(job, result.status, result.message, slot)
+
+
+def _alert_job_failed(book: Book, occurrence: Occurrence, message: str) -> None:
+    alert_raise(
+        event=Alert.Event.JOB_FAILED, book=book, title=f"{occurrence.label} at {_ny(occurrence.at)} failed",
+        body=message, key=f"slot:{book.pk}:{occurrence.job}:{occurrence.at.isoformat()}", once=True,
+    )  # fmt: skip
 
 
 def _taken(book: Book, occurrence: Occurrence) -> JobOutcome:
@@ -250,6 +268,11 @@ def _report(*, slot: JobSlot, now: datetime) -> _Result:
     from reporting.services import report_generate
 
     report = report_generate(book=slot.book, day=slot.session_date)
+    if settings.TRADE_LABS_ALERT_DAILY_REPORT:
+        alert_raise(
+            event=Alert.Event.REPORT_READY, book=slot.book, title=f"daily report {report.day} ready: {report.trade_count} trades",
+            body=report.markdown, key=f"report:{slot.book.pk}:{report.day.isoformat()}", once=True,
+        )  # fmt: skip
     return _Result(
         JobSlot.Status.DONE,
         f"daily report for {report.day.isoformat()}: {report.trade_count} closed trades",

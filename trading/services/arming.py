@@ -14,7 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from trading import sessions
-from trading.models import ArmRecord, Book
+from trading.alerts import alert_raise
+from trading.models import Alert, ArmRecord, Book
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +65,10 @@ def book_arm(*, book: Book, by: str, until: datetime, reason: str = "", now: dat
         _disarm_in_force(book=book, by=by, reason="replaced by a new arm", now=now)
         record = ArmRecord.objects.create(book=book, armed_by=by, armed_at=now, until=until, reason=reason[:300])
     log.warning("book_armed", book=book.name, by=by, until=until.isoformat(), reason=reason)
+    alert_raise(
+        event=Alert.Event.ARMED, book=book, key=f"arm:{record.pk}", once=True, now=now,
+        title=f"book {book.name} ARMED until {sessions.to_new_york(until):%Y-%m-%d %H:%M %Z} by {by}", body=reason,
+    )  # fmt: skip
     return record
 
 
@@ -74,7 +79,25 @@ def book_disarm(*, book: Book, by: str, reason: str = "", now: datetime | None =
         ended = _disarm_in_force(book=book, by=by, reason=reason, now=now)
     if ended:
         log.warning("book_disarmed", book=book.name, by=by, reason=reason)
+        alert_raise(
+            event=Alert.Event.DISARMED, book=book, key=f"disarm:{ended[0].pk}", once=True, now=now,
+            title=f"book {book.name} disarmed by {by}", body=reason,
+        )  # fmt: skip
     return ended
+
+
+def alert_expired_arms(*, book: Book, now: datetime | None = None) -> None:
+    """Tell, once each, of the book's arms that ran out (not disarmed) in the last day."""
+    now = now or timezone.now()
+    expired = ArmRecord.objects.filter(
+        book=book, disarmed_at__isnull=True, until__lte=now, until__gt=now - timedelta(days=1)
+    ).only("pk", "until", "armed_by")
+    for record in expired:
+        alert_raise(
+            event=Alert.Event.ARM_EXPIRED, book=book, key=f"arm-expired:{record.pk}", once=True, now=now,
+            title=f"book {book.name}: the arm by {record.armed_by} expired at "
+            f"{sessions.to_new_york(record.until):%Y-%m-%d %H:%M %Z}; nothing more is sent",
+        )  # fmt: skip
 
 
 def _disarm_in_force(*, book: Book, by: str, reason: str, now: datetime) -> list[ArmRecord]:

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 import structlog
 from django.utils import timezone
 
+from trading.alerts import alert_raise
 from trading.brokers import brokers
 from trading.brokers.base import BrokerError, kill_switch_in_progress
-from trading.models import Book, KillSwitchUse, Order, Trade
+from trading.models import Alert, Book, KillSwitchUse, Order, Trade
 
 from .arming import book_disarm
 from .closing import CloseRefused, TradeNotOpen, trade_close
@@ -38,6 +39,12 @@ def kill_switch(*, book: Book, by: str, flatten: bool = False) -> KillSwitchResu
     use = KillSwitchUse.objects.create(
         book=book, used_by=by, used_at=now, flatten=flatten, disarmed=len(disarmed), cancelled=cancelled,
         closed=closed, problems="\n".join(problems),
+    )  # fmt: skip
+    alert_raise(
+        event=Alert.Event.KILL_SWITCH, book=book, key=f"kill:{use.pk}", once=True, now=now,
+        title=f"kill switch used on book {book.name} by {by}",
+        body=f"disarmed {use.disarmed}, cancelled {cancelled} working entries, closed {closed} trades"
+        + ("".join(f"\nNOT done: {p}" for p in problems)),
     )  # fmt: skip
     log.warning(
         "kill_switch_used",

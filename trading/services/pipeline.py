@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.utils import timezone
 
+from trading import sessions
+from trading.alerts import alert_raise
 from trading.brokers import brokers
 from trading.brokers.base import (
     BaseBroker,
@@ -24,7 +26,7 @@ from trading.brokers.base import (
     SafetyError,
 )
 from trading.failpoints import failpoint
-from trading.models import ArmRecord, Book, Candidate, Order, PipelineRun, Trade
+from trading.models import Alert, ArmRecord, Book, Candidate, Order, PipelineRun, Trade
 from trading.scoring import Rejection, ScoringConfig, score_quote
 from trading.symbols import symbol_is_valid
 
@@ -224,6 +226,11 @@ def pipeline_run(
         run_finish(run, status=PipelineRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
+    if run.status in (PipelineRun.Status.FAILED, PipelineRun.Status.PARTIAL):
+        alert_raise(
+            event=Alert.Event.RUN_FAILED, book=book, title=f"run {run.short_id} {run.status} in book {book.name}",
+            body=run.error, key=f"run:{run.run_id}", once=True,
+        )  # fmt: skip
     return run
 
 
@@ -422,6 +429,12 @@ def _execute(run, broker, chosen: list[Candidate], *, risk: RiskConfig, dry_run:
             continue
         gate.accept(symbol=candidate.symbol, plan=plan)
         planned.append(_Bracket(candidate, _bracket_for(run, candidate, plan)))
+    if gate.halted:
+        day = sessions.to_new_york(moment).date()
+        alert_raise(
+            event=Alert.Event.LOSS_HALT, book=run.book, title=f"book {run.book.name}: new entries halted on {day}",
+            body=gate.halted, key=f"loss-halt:{run.book.pk}:{day.isoformat()}", once=True,
+        )  # fmt: skip
     # One statement for the refusals (names already held, limits reached), not one commit each.
     Candidate.objects.bulk_update(skipped, ["status", "reason"])
     return _execute_brackets(run, broker, planned, dry_run=dry_run, moment=moment)

@@ -236,13 +236,19 @@ class SyntheticMarket(PathMarket):
     def day_paths(self, symbols, day: date) -> dict[str, DayPath]:
         """The paths of `symbols` on `day`; those not cached are built together, as one array
         per quantity (a first scan reads every symbol's path of the session)."""
-        missing = [symbol for symbol in symbols if (symbol, day) not in self._paths]
+        found = {}
+        for symbol in symbols:
+            cached = self._paths.get((symbol, day))
+            if cached is not None:
+                found[symbol] = cached
+        missing = [symbol for symbol in symbols if symbol not in found]
         if missing:
             for path in self._build_day_paths(missing, day):
-                self._paths[(path.symbol, day)] = path
+                self._paths[(path.symbol, day)] = found[path.symbol] = path
+            # Evicting the oldest may drop paths this call found cached: they are in `found`.
             while len(self._paths) > max(self._cache_limit, len(missing)):
                 self._paths.popitem(last=False)
-        return {symbol: self._paths[(symbol, day)] for symbol in symbols}
+        return {symbol: found[symbol] for symbol in symbols}
 
     def _build_day_paths(self, symbols: list[str], day: date) -> list[DayPath]:
         """Each symbol's draws come from its own generator, seeded by (seed, symbol, day), in the

@@ -199,3 +199,15 @@ def test_generators_are_seeded_exactly_as_from_the_plain_key_list(keys):
 
     plain = np.random.Generator(np.random.PCG64(list(keys)))
     assert _rng(*keys).bit_generator.state == plain.bit_generator.state
+
+
+def test_asking_for_many_paths_when_the_cache_is_full_returns_every_one():
+    from trading.sim.market import SyntheticMarket
+
+    market = SyntheticMarket(seed=7, universe_size=30)
+    market._cache_limit = 40
+    early = date(2026, 11, 19)
+    market.day_paths(list(market.symbols), early)  # cached first: the oldest entries
+    market.day_paths(list(market.symbols), date(2026, 11, 20))
+    again = market.day_paths(list(market.symbols), early)  # some evicted, some still cached
+    assert list(again) == list(market.symbols) and all(path.session.day == early for path in again.values())

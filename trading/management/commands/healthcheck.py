@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand
 
 from trading.cli import book_from_options
-from trading.health import health_check, health_record
+from trading.health import health_alert, health_check, health_record
 
 
 class Command(BaseCommand):
@@ -25,6 +25,7 @@ class Command(BaseCommand):
         health = health_check(books=books)
         if health.checks[0].ok:
             health_record(health)
+            health_alert(health)
         if options["json"]:
             self.stdout.write(json.dumps(health.as_dict(), indent=2))
         else:
