@@ -68,13 +68,13 @@ def health_check(*, books=None, now: datetime | None = None) -> Health:
     from trading.models import Book
 
     for book in books if books is not None else Book.objects.order_by("name"):
-        health.checks.append(_broker_check(book))
+        health.checks.append(broker_check(book))
     health.checks.append(_scheduler_check(now))
     health.checks.append(_calendar_check(now))
     return health
 
 
-def _broker_check(book) -> Check:
+def broker_check(book) -> Check:
     from trading.brokers import brokers
     from trading.brokers.base import BrokerError
 

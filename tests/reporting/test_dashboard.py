@@ -28,8 +28,8 @@ def test_a_quiet_day_needs_nobody(morning):
     assert board.attention == []
     assert board.session == "session 09:30–16:00 New York"
     assert [(line.job, line.status) for line in board.slots] == [
-        ("Opening scan", "planned"), ("Mid-day scan", "planned"), ("Reconciliation", "planned"),
-        ("Daily report", "planned"),
+        ("Opening pre-flight", "planned"), ("Opening scan", "planned"), ("Mid-day pre-flight", "planned"),
+        ("Mid-day scan", "planned"), ("Reconciliation", "planned"), ("Daily report", "planned"),
     ]  # fmt: skip
     assert board.marks_summary == "marks: 0 of 78 done, next 10:35"
 
@@ -49,7 +49,7 @@ def test_each_problem_is_named_with_its_figures(morning):
 
     board = dashboard_today(book=book, now=morning)
     assert board.realized_today == Decimal("-900.00") and board.loss_used_pct == Decimal("90")
-    assert board.slots[0].status == JobSlot.Status.FAILED
+    assert board.slots[1].job == "Opening scan" and board.slots[1].status == JobSlot.Status.FAILED
     assert board.attention == [
         "1 failed scheduled job(s) in the last 7 days",
         "1 missed scheduled job(s) in the last 7 days",

@@ -22,7 +22,21 @@ def plan(start: str, end: str, *extra: str) -> list[dict]:
 
 
 def daily(rows: list[dict]) -> list[tuple[str, str, str]]:
-    return [(r["job"], r["new_york"], r["utc"]) for r in rows if r["job"] != "mark"]
+    """The scans, reconciliation and report (the marks and pre-flights have tests of their own)."""
+    return [(r["job"], r["new_york"], r["utc"]) for r in rows if r["job"] != "mark" and "preflight" not in r["job"]]
+
+
+def test_each_scan_has_a_preflight_five_minutes_before_it(schedule_settings):
+    rows = plan("2026-11-20", "2026-11-20")
+    preflights = [(r["job"], r["new_york"]) for r in rows if "preflight" in r["job"]]
+    assert preflights == [
+        ("opening_preflight", "2026-11-20T09:25:00-05:00"),
+        ("midday_preflight", "2026-11-20T11:55:00-05:00"),
+    ]
+    schedule_settings["preflight_minutes"] = 15
+    assert [r["new_york"] for r in plan("2026-11-20", "2026-11-20") if r["job"] == "opening_preflight"] == [
+        "2026-11-20T09:15:00-05:00"
+    ]
 
 
 def test_a_normal_winter_session_has_four_daily_jobs_and_78_marks(schedule_settings):

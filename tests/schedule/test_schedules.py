@@ -60,17 +60,18 @@ def test_running_it_again_changes_nothing(schedule_settings):
 def test_changed_times_in_settings_move_the_schedules(schedule_settings):
     setup()
     schedule_settings.update(opening_scan="09:45", mark_every_minutes=10)
-    assert len(schedules_out_of_step()) == 2
+    assert len(schedules_out_of_step()) == 3  # the scan, its pre-flight (5 minutes before it) and the mark
 
     actions = setup()
 
-    assert actions[Job.OPENING_SCAN] == actions[Job.MARK] == "updated"
+    assert actions[Job.OPENING_SCAN] == actions[Job.OPENING_PREFLIGHT] == actions[Job.MARK] == "updated"
     assert actions[Job.REPORT] == "unchanged"
     schedules = ours()
     assert local(schedules[schedule_name(Job.OPENING_SCAN)].next_run) == "2026-11-20 09:45 EST"
     assert schedules[schedule_name(Job.MARK)].minutes == 10
     assert local(schedules[schedule_name(Job.MARK)].next_run) == "2026-11-19 18:10 EST"
-    assert len(schedules) == 5 and schedules_out_of_step() == []
+    assert local(schedules[schedule_name(Job.OPENING_PREFLIGHT)].next_run) == "2026-11-20 09:40 EST"
+    assert len(schedules) == 7 and schedules_out_of_step() == []
 
 
 def test_a_paused_schedule_stays_paused_when_its_time_changes(schedule_settings):
@@ -91,17 +92,17 @@ def test_duplicates_and_renamed_schedules_of_ours_are_removed_and_others_kept(sc
     changes = schedules_sync(now=THURSDAY_EVENING)
 
     assert [c.name for c in changes if c.action == "removed"] == ["old name"]
-    assert Schedule.objects.filter(func=SCHEDULE_FUNC).count() == 5
+    assert Schedule.objects.filter(func=SCHEDULE_FUNC).count() == 7
     assert Schedule.objects.filter(name="someone else's").exists()
 
 
 def test_the_command_prints_what_it_did(schedule_settings):
     out = StringIO()
     call_command("setup_schedules", stdout=out)
-    assert out.getvalue().count("created") == 5 and "qcluster" in out.getvalue()
+    assert out.getvalue().count("created") == 7 and "qcluster" in out.getvalue()
     out = StringIO()
     call_command("setup_schedules", stdout=out)
-    assert out.getvalue().count("unchanged") == 5
+    assert out.getvalue().count("unchanged") == 7
 
 
 @pytest.mark.parametrize(

@@ -145,3 +145,17 @@ def test_a_replay_alerts_nobody(settings):
     replay_run(book=book_create(name="quiet", broker_alias="sim"), start=date(2026, 11, 16), end=date(2026, 11, 17))
     assert not Alert.objects.exists()
     assert book_default() is not None
+
+
+def test_the_preflight_before_a_scan_alerts_when_the_broker_is_down(schedule_settings):  # noqa: F811
+    ready = job_run(
+        job=Job.OPENING_PREFLIGHT, intended=new_york(2026, 11, 20, 9, 25), now=new_york(2026, 11, 20, 9, 25)
+    )
+    assert ready.status == "done" and ready.message.startswith("broker ready: account SIM-PAPER-1")
+    down = job_run(
+        job=Job.OPENING_PREFLIGHT, book=book_named("ib"),
+        intended=new_york(2026, 11, 20, 9, 25), now=new_york(2026, 11, 20, 9, 25),
+    )  # fmt: skip
+    assert down.status == "failed" and "unreachable" in down.message
+    alert = Alert.objects.get()
+    assert alert.event == Alert.Event.BROKER_DOWN and alert.title.startswith("book ib: broker not ready")

@@ -122,7 +122,9 @@ def test_replay_is_deterministic_and_runs_every_scheduled_job():
     two = _replay("two", date(2026, 11, 16), date(2026, 11, 17))
     assert _fingerprint(one) and _fingerprint(one) == _fingerprint(two)
     slots = JobSlot.objects.filter(book=one)
-    assert set(slots.values_list("job", flat=True)) == {"opening_scan", "midday_scan", "mark", "reconcile", "report"}
+    assert set(slots.values_list("job", flat=True)) == {
+        "opening_preflight", "opening_scan", "midday_preflight", "midday_scan", "mark", "reconcile", "report",
+    }  # fmt: skip
     assert not slots.exclude(status=JobSlot.Status.DONE).exists()
     assert DailyReport.objects.filter(book=one).count() == 2
     assert DailySnapshot.objects.filter(book=one).count() == 2

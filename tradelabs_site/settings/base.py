@@ -241,6 +241,8 @@ TRADE_LABS_SCHEDULE = {
     "mark_every_minutes": env_int("TRADE_LABS_SCHEDULE_MARK_EVERY_MINUTES", 5),
     # A scan that would start later than this after its slot is skipped and recorded as missed.
     "scan_grace_minutes": env_int("TRADE_LABS_SCHEDULE_SCAN_GRACE_MINUTES", 10),
+    # Each scan's pre-flight checks the book's broker this many minutes before it (alerts when down).
+    "preflight_minutes": env_int("TRADE_LABS_SCHEDULE_PREFLIGHT_MINUTES", 5),
 }
 
 TRADE_LABS_RECONCILIATION = {

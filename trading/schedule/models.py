@@ -8,7 +8,9 @@ from trading import sessions
 
 
 class Job(models.TextChoices):
+    OPENING_PREFLIGHT = "opening_preflight", "Opening pre-flight"
     OPENING_SCAN = "opening_scan", "Opening scan"
+    MIDDAY_PREFLIGHT = "midday_preflight", "Mid-day pre-flight"
     MIDDAY_SCAN = "midday_scan", "Mid-day scan"
     MARK = "mark", "Mark"
     RECONCILE = "reconcile", "Reconciliation"

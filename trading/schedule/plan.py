@@ -17,9 +17,14 @@ from trading.sessions import NEW_YORK, Session, to_new_york
 from .models import Job
 
 # The jobs that run once per session at a fixed New York time, in the order of the day.
-DAILY_JOBS = (Job.OPENING_SCAN, Job.MIDDAY_SCAN, Job.RECONCILE, Job.REPORT)
+DAILY_JOBS = (
+    Job.OPENING_PREFLIGHT, Job.OPENING_SCAN, Job.MIDDAY_PREFLIGHT, Job.MIDDAY_SCAN, Job.RECONCILE, Job.REPORT,
+)  # fmt: skip
 # Scans trade on the live market: they only run while it is open, and never late.
 SCAN_JOBS = frozenset({Job.OPENING_SCAN, Job.MIDDAY_SCAN})
+# A pre-flight checks the book's broker a few minutes before each scan (and alerts when it is down).
+PREFLIGHT_OF = {Job.OPENING_PREFLIGHT: Job.OPENING_SCAN, Job.MIDDAY_PREFLIGHT: Job.MIDDAY_SCAN}
+CONFIGURED_JOBS = tuple(job for job in DAILY_JOBS if job not in PREFLIGHT_OF)
 ALL_JOBS = (*DAILY_JOBS, Job.MARK)
 # The NYSE regular open: the mark job's schedule counts its interval from here.
 MARK_ANCHOR = time(9, 30)
@@ -50,17 +55,23 @@ class ScheduleConfig:
     times: dict[str, time]
     mark_every: timedelta
     scan_grace: timedelta
+    preflight_lead: timedelta = timedelta(minutes=5)
 
     @classmethod
     def from_settings(cls, raw: dict | None = None) -> "ScheduleConfig":
         raw = settings.TRADE_LABS_SCHEDULE if raw is None else raw
-        missing = [key for key in (*DAILY_JOBS, "mark_every_minutes", "scan_grace_minutes") if key not in raw]
+        missing = [key for key in (*CONFIGURED_JOBS, "mark_every_minutes", "scan_grace_minutes") if key not in raw]
         if missing:
             raise ImproperlyConfigured(f"TRADE_LABS_SCHEDULE lacks {', '.join(missing)}.")
+        times = {job: _parse_wall_time(job, raw[job]) for job in CONFIGURED_JOBS}
+        lead = _positive_minutes("preflight_minutes", raw.get("preflight_minutes", 5))
+        for preflight, scan in PREFLIGHT_OF.items():
+            times[preflight] = (datetime.combine(date(2000, 1, 3), times[scan]) - lead).time()
         return cls(
-            times={job: _parse_wall_time(job, raw[job]) for job in DAILY_JOBS},
+            times=times,
             mark_every=_positive_minutes("mark_every_minutes", raw["mark_every_minutes"]),
             scan_grace=_positive_minutes("scan_grace_minutes", raw["scan_grace_minutes"]),
+            preflight_lead=lead,
         )
 
     def lateness_limit(self, job: str) -> timedelta | None:
@@ -69,7 +80,7 @@ class ScheduleConfig:
         A scan must not trade a market it was not meant for; a mark that is a full interval
         late has been overtaken by the next one; reconcile and report are still right late.
         """
-        if job in SCAN_JOBS:
+        if job in SCAN_JOBS or job in PREFLIGHT_OF:
             return self.scan_grace
         if job == Job.MARK:
             return self.mark_every
@@ -118,8 +129,9 @@ def session_plan(session: Session, config: ScheduleConfig) -> list[Occurrence]:
     occurrences = []
     for job in DAILY_JOBS:
         at = new_york_moment(session.day, config.times[job])
-        if job in SCAN_JOBS and not (session.open <= at < session.close):
-            continue  # a scan set after an early close has no market to scan
+        scan_at = new_york_moment(session.day, config.times[PREFLIGHT_OF.get(job, job)])
+        if (job in SCAN_JOBS or job in PREFLIGHT_OF) and not (session.open <= scan_at < session.close):
+            continue  # a scan set after an early close has no market to scan, nor its pre-flight
         occurrences.append(Occurrence(job=job, session_date=session.day, at=at))
     occurrences += [
         Occurrence(job=Job.MARK, session_date=session.day, at=at) for at in mark_times(session, config.mark_every)

@@ -23,7 +23,7 @@ from trading.services.arming import alert_expired_arms
 from trading.services.books import book_default
 
 from .models import Job, JobSlot
-from .plan import ALL_JOBS, Occurrence, ScheduleConfig
+from .plan import ALL_JOBS, PREFLIGHT_OF, Occurrence, ScheduleConfig
 from .selectors import (
     SCHEDULE_FUNC,
     next_fire_time,
@@ -185,8 +185,8 @@ def job_run(
         log.exception("schedule_slot_failed", job=job, slot=occurrence.at.isoformat())
         _alert_job_failed(book, occurrence, f"{type(exc).__name__}: {exc}")
         raise
-    if result.status == JobSlot.Status.FAILED and result.pipeline_run is None:
-        _alert_job_failed(book, occurrence, result.message)  # a failed run alerts on its own
+    if result.status == JobSlot.Status.FAILED and result.pipeline_run is None and job not in PREFLIGHT_OF:
+        _alert_job_failed(book, occurrence, result.message)  # a failed run or pre-flight alerts on its own
     slot_finish(
         slot=slot,
         status=result.status,
@@ -231,6 +231,22 @@ def _scan(*, slot: JobSlot, now: datetime) -> _Result:
     if run.error:
         message += f"; problems: {run.error}"
     return _Result(JobSlot.Status.DONE, message, details, run)
+
+
+def _preflight(*, slot: JobSlot, now: datetime) -> _Result:
+    """Before a scan: can the book reach its broker (connect, account, a paper one)? Alerts if not."""
+    from trading.health import broker_check
+
+    check = broker_check(slot.book)
+    if check.ok:
+        return _Result(JobSlot.Status.DONE, f"broker ready: {check.detail}", {"broker": check.detail})
+    scan = Job(PREFLIGHT_OF[slot.job]).label
+    alert_raise(
+        event=Alert.Event.BROKER_DOWN, book=slot.book, key=f"preflight:{slot.book.pk}:{slot.job}:{slot.session_date}",
+        title=f"book {slot.book.name}: broker not ready {_ny(slot.scheduled_for)}, before the {scan.lower()}",
+        body=check.detail, once=True,
+    )  # fmt: skip
+    return _Result(JobSlot.Status.FAILED, f"broker not ready: {check.detail}", {"broker": check.detail})
 
 
 def _mark(*, slot: JobSlot, now: datetime) -> _Result:
@@ -281,6 +297,8 @@ def _report(*, slot: JobSlot, now: datetime) -> _Result:
 
 
 _ACTIONS = {
+    Job.OPENING_PREFLIGHT: _preflight,
+    Job.MIDDAY_PREFLIGHT: _preflight,
     Job.OPENING_SCAN: _scan,
     Job.MIDDAY_SCAN: _scan,
     Job.MARK: _mark,

@@ -19,7 +19,7 @@ from trading import sessions
 from trading.alerts import alerts_muted
 from trading.models import Book, PipelineRun
 from trading.schedule.models import Job, JobSlot
-from trading.schedule.plan import Occurrence, ScheduleConfig
+from trading.schedule.plan import PREFLIGHT_OF, SCAN_JOBS, Occurrence, ScheduleConfig
 from trading.schedule.selectors import plan_between
 from trading.schedule.services import JobOutcome, job_run
 
@@ -123,7 +123,8 @@ def _quiet_marks(plan: list[Occurrence], index: int, *, book: Book) -> list[Occu
     while index + len(stretch) < len(plan) and plan[index + len(stretch)].job == Job.MARK:
         stretch.append(plan[index + len(stretch)])
     following = plan[index + len(stretch)] if index + len(stretch) < len(plan) else None
-    scan_follows = following is not None and following.job in (Job.OPENING_SCAN, Job.MIDDAY_SCAN)
+    # A scan and its pre-flight read no marks.
+    scan_follows = following is not None and following.job in SCAN_JOBS | set(PREFLIGHT_OF)
     quiet = []
     for occurrence in stretch if scan_follows else stretch[:-1]:
         if flatten_due(book=book, moment=occurrence.at):
