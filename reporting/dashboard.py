@@ -56,6 +56,7 @@ class Dashboard:
     problems: list[JobSlot]
     failed_runs: list[PipelineRun]
     health: object = None  # the last `manage.py healthcheck` result, if any
+    last_claim: object = None  # the last slot a scheduler worker claimed
     attention: list[str] = field(default_factory=list)
 
     @property
@@ -118,6 +119,8 @@ def dashboard_today(*, book: Book, now: datetime | None = None) -> Dashboard:
         ),
     )
     board.health = HealthResult.objects.order_by("-checked_at").first()
+    # The scheduler's heartbeat: the last slot any worker claimed for this book.
+    board.last_claim = JobSlot.objects.filter(book=book).exclude(worker="replay").order_by("-claimed_at").first()
     board.attention = _attention(board)
     return board
 
