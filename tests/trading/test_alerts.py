@@ -159,3 +159,19 @@ def test_the_preflight_before_a_scan_alerts_when_the_broker_is_down(schedule_set
     assert down.status == "failed" and "unreachable" in down.message
     alert = Alert.objects.get()
     assert alert.event == Alert.Event.BROKER_DOWN and alert.title.startswith("book ib: broker not ready")
+
+
+def test_an_arm_that_runs_out_alerts_once(real_broker, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from trading.services.arming import alert_expired_arms, book_arm
+
+    settings.TRADE_LABS_ARMED = True
+    armed_at = timezone.now() - timedelta(minutes=30)
+    book_arm(book=book_named("real"), by="tester", until=armed_at + timedelta(minutes=10), now=armed_at)
+    alert_expired_arms(book=book_named("real"))
+    alert_expired_arms(book=book_named("real"))
+    expired = Alert.objects.filter(event=Alert.Event.ARM_EXPIRED)
+    assert expired.count() == 1 and "the arm by tester expired" in expired.get().title

@@ -88,6 +88,10 @@ def book_disarm(*, book: Book, by: str, reason: str = "", now: datetime | None =
 
 def alert_expired_arms(*, book: Book, now: datetime | None = None) -> None:
     """Tell, once each, of the book's arms that ran out (not disarmed) in the last day."""
+    from trading.brokers import brokers
+
+    if not brokers.backend_class(book.broker_alias).sends_real_orders:
+        return  # a simulated book is never armed: nothing to look up at every job
     now = now or timezone.now()
     expired = ArmRecord.objects.filter(
         book=book, disarmed_at__isnull=True, until__lte=now, until__gt=now - timedelta(days=1)
