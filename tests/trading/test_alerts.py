@@ -16,10 +16,10 @@ from tests.arming import arm_books
 from tests.factories import FillFactory, TradeFactory
 from tests.schedule.conftest import new_york, schedule_settings  # noqa: F401 - a fixture
 from trading.alerts import alert_raise
-from trading.models import Alert, Trade
+from trading.models import Alert, PipelineRun, Trade
 from trading.schedule.models import Job
 from trading.schedule.services import job_run
-from trading.services.books import book_create, book_default, book_named
+from trading.services.books import book_create, book_named
 from trading.services.kill_switch import kill_switch
 from trading.services.pipeline import RunOptions, pipeline_run
 from trading.services.replay import replay_run
@@ -140,11 +140,14 @@ def test_arming_disarming_and_the_kill_switch_alert(real_broker, settings):
     assert list(Alert.objects.order_by("id").values_list("event", flat=True)) == ["armed", "disarmed", "kill_switch"]
 
 
-def test_a_replay_alerts_nobody(settings):
-    settings.TRADE_LABS_RISK = {**settings.TRADE_LABS_RISK, "daily_loss_limit": "1"}
-    replay_run(book=book_create(name="quiet", broker_alias="sim"), start=date(2026, 11, 16), end=date(2026, 11, 17))
+def test_a_replay_alerts_nobody(settings, morning):
+    settings.TRADE_LABS_SCANNER = {**settings.TRADE_LABS_SCANNER, "scan_code": "BOGUS"}  # every scan fails
+    book = book_create(name="quiet", broker_alias="sim")
+    replay_run(book=book, start=date(2026, 11, 16), end=date(2026, 11, 16))
+    assert PipelineRun.objects.filter(book=book, status=PipelineRun.Status.FAILED).count() == 2
     assert not Alert.objects.exists()
-    assert book_default() is not None
+    pipeline_run(RunOptions(at=morning))  # the same failure outside a replay does alert
+    assert Alert.objects.filter(event=Alert.Event.RUN_FAILED).count() == 1
 
 
 def test_the_preflight_before_a_scan_alerts_when_the_broker_is_down(schedule_settings):  # noqa: F811

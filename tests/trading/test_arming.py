@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from tests.arming import arm_books
 from tests.trading.conftest import RealLookingBroker
-from trading.models import ArmRecord
+from tests.trading.test_closing import _bracket_out_of_reach, armed_real_trade  # noqa: F401 - a fixture
+from trading.models import ArmRecord, Trade
 from trading.services.arming import ArmingRefused, arm_active, book_arm, book_disarm, default_arm_until
 from trading.services.books import book_named
 from trading.services.pipeline import RunOptions, pipeline_run
@@ -109,3 +110,13 @@ def test_a_superuser_disarms_in_the_admin_and_the_trail_says_who(real_broker, se
     assert response.status_code == 200 and arm_active(book=book) is None
     assert ArmRecord.objects.get().disarmed_by == "reviewer (admin)"
     assert b"ARMED" not in staff_client.get("/admin/").content
+
+
+def test_a_trade_sent_while_armed_is_not_closed_after_disarming_and_nothing_changes(armed_real_trade):  # noqa: F811
+    _bracket_out_of_reach(armed_real_trade)
+    book_disarm(book=book_named("real"), by="tester")
+    with pytest.raises(CommandError, match="book real is not armed .*the stop and target stay working"):
+        call_command("close_trade", str(armed_real_trade.pk), "--at", "2026-11-20T10:35", stdout=StringIO())
+    armed_real_trade.refresh_from_db()
+    assert armed_real_trade.status == Trade.Status.OPEN
+    assert set(armed_real_trade.orders.exclude(leg="entry").values_list("status", flat=True)) == {"working"}
