@@ -541,7 +541,7 @@ class BookAdmin(admin.ModelAdmin):
         "armed_state",
         "market",
         "clock_ny",
-        "starting_equity",
+        "starting_equity_shown",
         "links",
     ]
     search_fields = ["name", "account_id"]
@@ -613,6 +613,10 @@ class BookAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Starting equity", ordering="starting_equity")
+    def starting_equity_shown(self, book):
+        return format_money(book.starting_equity)
 
     @admin.display(description="Clock (New York)", ordering="clock")
     def clock_ny(self, book):
