@@ -4,8 +4,8 @@ export over the REST API and the admin's trade list, each beside what the databa
     .venv/bin/python bench/bench_reporting.py [--trades 1000000] [--years 4] [--symbols 500] [--repeat 3] [--keep]
 
 The trades are written straight into a throwaway database (see _setup.py: a temporary SQLite
-file unless DATABASE_URL is set; _trades.py: one executemany or COPY, then ANALYZE, as a
-database in service would have its statistics). Every figure is the median of --repeat warm
+file unless DATABASE_URL is set; _trades.py: one executemany or COPY, then the closed-trade
+summaries rebuilt and ANALYZE, as a database in service would have both). Every figure is the median of --repeat warm
 runs (the first, cold run is printed too), checked against totals kept while generating.
 Floors, measured in the same run on the same rows:
 - stats and the report's metrics: the same aggregation written as one raw SQL query
@@ -111,7 +111,8 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE trading_trade")  # what autovacuum does after a bulk load
     print(f"  {made['trades']:,} trades over {made['sessions']} sessions ({made['first_day']} to "
-          f"{made['last_day']}) written in {time.perf_counter() - start:.1f}s")  # fmt: skip
+          f"{made['last_day']}) written in {time.perf_counter() - start:.1f}s, of which summing them into "
+          f"the closed-trade summaries (summaries_rebuild) {made['summaries_seconds']:.1f}s")  # fmt: skip
     last_day = made["last_day"]
 
     stats_all = timed(lambda: stats_summary(book=book_default(), period=Period.all_time()), args.repeat)

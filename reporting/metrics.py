@@ -15,20 +15,14 @@ Conventions, in one place:
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-from typing import Any
 
 from django.db import NotSupportedError, connections
 from django.db.models import (
     BigIntegerField,
     Count,
-    DateTimeField,
     F,
     Func,
     Max,
@@ -38,10 +32,8 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
-    Value,
     Window,
 )
-from django.db.models.expressions import RawSQL
 
 from trading import sessions
 from trading.expressions import HoldingSeconds
@@ -49,13 +41,12 @@ from trading.models import Position, Side, Trade
 from trading.money import to_cents, to_price
 
 from .exports import row_chunks
+from .summaries import day_summaries, max_drawdown_units, month_breakdown
 
 NEW_YORK = sessions.NEW_YORK
 UNITS_PER_MONEY = 10_000  # money is stored with 4 decimal places
 RATIO_QUANTUM = Decimal("0.0001")
 TRADING_DAYS_PER_YEAR = 252
-MAX_QUERY_WORKERS = 4  # connections one statistic may hold at once
-OVERLAP_AFTER_DAYS = 92  # periods longer than a quarter run their passes side by side (SQLite)
 
 
 class MoneyUnits(Func):
@@ -108,6 +99,25 @@ class Period:
         following = date(year + (month == 12), month % 12 + 1, 1)
         return cls(start=first, end=following - timedelta(days=1))
 
+    def whole_months(self) -> tuple[tuple[date | None, date | None] | None, list[Period]]:
+        """The calendar months lying wholly inside the period, as (first, last) first days (None:
+        unbounded; None for no whole month), and the periods of the days outside them."""
+        first = self.start if self.start is None or self.start.day == 1 else _next_month(self.start)
+        if self.end is None:
+            last = None
+        elif (self.end + timedelta(days=1)).day == 1:
+            last = self.end.replace(day=1)
+        else:
+            last = (self.end.replace(day=1) - timedelta(days=1)).replace(day=1)
+        if first is not None and last is not None and first > last:
+            return None, [self]
+        rest = []
+        if self.start is not None and self.start < first:
+            rest.append(Period(self.start, first - timedelta(days=1)))
+        if self.end is not None and _next_month(last) <= self.end:
+            rest.append(Period(_next_month(last), self.end))
+        return (first, last), rest
+
     @property
     def starts_at(self) -> datetime | None:
         """The first instant of the period (aware, New York)."""
@@ -119,6 +129,11 @@ class Period:
         if self.end is None:
             return None
         return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=NEW_YORK)
+
+
+def _next_month(day: date) -> date:
+    """The first day of the month after `day`'s."""
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
 
 def closed_trades(*, book, period: Period) -> QuerySet[Trade]:
@@ -221,95 +236,9 @@ def holding_times(qs: QuerySet[Trade]) -> dict[str, dict[str, Decimal | None]]:
     return result
 
 
-def max_drawdown_units(qs: QuerySet[Trade]) -> int:
-    """The deepest fall of cumulative net P&L below its running peak (the curve starts at 0).
-
-    Trade by trade in exit order (id breaks ties): the deepest fall can lie inside one day, so no
-    daily summary gives it, and every trade is read once, in the order an index keeps them
-    (`trade_status_exit_idx`). Reading one integer per trade costs about what one aggregate over
-    the same rows does; window functions in SQL (a running sum, then a running maximum of it) cost
-    several times that on both databases. Rows come in chunks (streamed on PostgreSQL, `row_chunks`).
-    """
-    cumulative = peak = deepest = 0
-    for chunk in row_chunks(qs.order_by("exit_time", "id").values_list(MoneyUnits("realized_pnl"))):
-        for (units,) in chunk:
-            cumulative += units
-            if cumulative > peak:
-                peak = cumulative
-            elif peak - cumulative > deepest:
-                deepest = peak - cumulative
-    return deepest
-
-
-# One row per New York date: its first instant and the next day's, in UTC, as the database
-# compares them. The day's sum is a range read off `trade_status_exit_idx`, no sorting or grouping.
-_DAYS = {
-    "sqlite": (
-        "json_each(%s) AS day",
-        "json_extract(day.value, '$[0]')",
-        "json_extract(day.value, '$[1]')",
-        "json_extract(day.value, '$[2]')",
-    ),
-    "postgresql": (
-        "unnest(%s::date[], %s::timestamptz[], %s::timestamptz[]) AS day(day, starts, ends)",
-        "day.day",
-        "day.starts",
-        "day.ends",
-    ),
-}
-
-
 def daily_pnl_units(*, book, period: Period) -> list[tuple[date, int]]:
-    """Net P&L per New York exit date of `period`, for each date that had closed trades, in date order.
-
-    The New York dates (and where each begins in UTC, daylight saving included) are worked out
-    here, over the period's dates (an open-ended side: up to its first or last exit); the database
-    sums each date's range of exit times.
-    """
-    # Day by day, each subquery's only exit-time bounds are its day's, so each reads just that range.
-    qs = closed_trades(book=book, period=Period.all_time())
-    first, last = period.start, period.end
-    if first is None or last is None:
-        # An open-ended period runs from its first to its last exit (two index reads).
-        in_period = closed_trades(book=book, period=period).order_by("exit_time").values_list("exit_time", flat=True)
-        first_exit, last_exit = in_period.first(), in_period.last()
-        if first_exit is None:
-            return []
-        first = first or first_exit.astimezone(NEW_YORK).date()
-        last = last or last_exit.astimezone(NEW_YORK).date()
-    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    starts = [datetime.combine(day, time.min, tzinfo=NEW_YORK).astimezone(UTC) for day in days]
-    ends = starts[1:] + [datetime.combine(last + timedelta(days=1), time.min, tzinfo=NEW_YORK).astimezone(UTC)]
-
-    connection = connections[qs.db]
-    source, day_column, starts_column, ends_column = _DAYS[connection.vendor]
-    day_sum = (
-        qs.filter(
-            exit_time__gte=RawSQL(starts_column, (), output_field=DateTimeField()),
-            exit_time__lt=RawSQL(ends_column, (), output_field=DateTimeField()),
-        )
-        .annotate(one=Value(1))  # grouping by a constant: one sum over the rows, as a scalar subquery
-        .values("one")
-        .annotate(units=MoneyUnitsSum("realized_pnl"))
-        .values_list("units")
-    )
-    inner, inner_params = day_sum.query.get_compiler(using=qs.db).as_sql()
-    if connection.vendor == "sqlite":
-        # Django keeps aware datetimes in SQLite as UTC text 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
-        text = [[day.isoformat(), s.strftime("%Y-%m-%d %H:%M:%S"), e.strftime("%Y-%m-%d %H:%M:%S")]
-                for day, s, e in zip(days, starts, ends, strict=True)]  # fmt: skip
-        source_params = [json.dumps(text)]
-    else:
-        source_params = [days, starts, ends]
-    sql = f"SELECT {day_column}, ({inner}) FROM {source}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*inner_params, *source_params])
-        rows = cursor.fetchall()
-    return [(_date(day), int(units)) for day, units in rows if units is not None]
-
-
-def _date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
+    """Net P&L per New York exit date of `period`, for each date that had closed trades, in date order."""
+    return [(d.day, d.net) for d in day_summaries(book=book, start=period.start, end=period.end)]
 
 
 def sharpe_ratio(daily: list[tuple[date, int]], *, equity: Decimal) -> Decimal | None:
@@ -335,32 +264,37 @@ def sharpe_ratio(daily: list[tuple[date, int]], *, equity: Decimal) -> Decimal |
         return mean / variance.sqrt() * Decimal(TRADING_DAYS_PER_YEAR).sqrt()
 
 
-_GROUP_COLUMNS = ("symbol", "exit_reason", "trades", "wins", "losses", "net", "gross_profit", "commissions")
+def _by_symbol_and_reason(*, book, period: Period) -> list[tuple]:
+    """Counts, sums and extremes per (symbol, exit reason): the period's whole months from their
+    summaries, its days outside whole months from the trades in one grouped pass each.
 
-
-def _by_symbol_and_reason(qs: QuerySet[Trade]) -> list[tuple]:
-    """Counts, sums and extremes per (symbol, exit reason) in one grouped pass.
-
-    Everything that is a plain aggregate comes from these few rows: the totals, the exit-reason
-    breakdown and the per-symbol table are all folded from them (`_Breakdown`). The rows are kept
-    as the driver hands them over (`row_chunks`): every figure but the two extremes is an integer
-    already.
+    Everything that is a plain aggregate comes from these rows: the totals, the exit-reason
+    breakdown and the per-symbol table are all folded from them (`_Breakdown`). A (symbol, reason)
+    may come more than once (from months and from days); the fold adds them up.
     """
-    grouped = (
-        qs.values("symbol", "exit_reason")
-        .annotate(
-            trades=Count("*"),
-            wins=Count("id", filter=WIN),
-            losses=Count("id", filter=LOSS),
-            net=MoneyUnitsSum("realized_pnl"),
-            gross_profit=MoneyUnitsSum("realized_pnl", filter=WIN),
-            commissions=MoneyUnitsSum("commission"),
-            highest=Max("realized_pnl"),
-            lowest=Min("realized_pnl"),
-        )
-        .values_list(*_GROUP_COLUMNS, "highest", "lowest")
-    )
-    return [row for chunk in row_chunks(grouped) for row in chunk]
+    months, rest = period.whole_months()
+    rows = [] if months is None else month_breakdown(book=book, first=months[0], last=months[1])
+    for part in rest:
+        grouped = (
+            closed_trades(book=book, period=part)
+            .values("symbol", "exit_reason")
+            .annotate(
+                trades=Count("*"),
+                wins=Count("id", filter=WIN),
+                losses=Count("id", filter=LOSS),
+                net=MoneyUnitsSum("realized_pnl"),
+                gross_profit=MoneyUnitsSum("realized_pnl", filter=WIN),
+                commissions=MoneyUnitsSum("commission"),
+                highest=Max(MoneyUnits("realized_pnl")),
+                lowest=Min(MoneyUnits("realized_pnl")),
+            )
+            .values_list(
+                "symbol", "exit_reason", "trades", "wins", "losses", "net", "gross_profit", "commissions",
+                "highest", "lowest",
+            )
+        )  # fmt: skip
+        rows += [row for chunk in row_chunks(grouped) for row in chunk]
+    return rows
 
 
 @dataclass
@@ -406,8 +340,8 @@ class _Breakdown:
             "gross_profit": gross_profit,
             "gross_loss": net - gross_profit,
             "commissions": commissions,
-            "largest_win": _units(highest) if highest is not None and highest > 0 else None,
-            "largest_loss": _units(lowest) if lowest is not None and lowest < 0 else None,
+            "largest_win": highest if highest is not None and highest > 0 else None,
+            "largest_loss": lowest if lowest is not None and lowest < 0 else None,
         }
         return cls(totals=totals, by_reason=by_reason, by_symbol=by_symbol)
 
@@ -441,12 +375,6 @@ class _Breakdown:
             }
             for symbol, (n, w, lost, units, fees) in sorted(self.by_symbol.items())
         ]
-
-
-def _units(value: Decimal | float | int) -> int:
-    """A stored P&L as it came from the driver (Decimal; SQLite: a float or an int) in 1/10,000ths."""
-    exact = value if isinstance(value, Decimal) else Decimal(repr(value))
-    return int(exact.scaleb(4).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 def open_trade_rows(*, book, period: Period) -> list[dict]:
@@ -489,56 +417,16 @@ def open_trade_rows(*, book, period: Period) -> list[dict]:
     return result
 
 
-def concurrently(*calls: Callable[[], Any], using: str) -> list[Any]:
-    """The results of `calls`, independent read-only queries, each run on its own connection at once.
-
-    Inside a transaction they run one after another on its connection instead: another connection
-    would not see what the transaction has written.
-    """
-    workers = min(len(calls), os.cpu_count() or 1, MAX_QUERY_WORKERS)
-    if workers < 2 or connections[using].in_atomic_block:
-        return [call() for call in calls]
-
-    def on_own_connection(call: Callable[[], Any]) -> Any:
-        try:
-            return call()
-        finally:
-            connections[using].close()  # this thread's connection: the thread ends with the call
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="metrics") as pool:
-        return list(pool.map(on_own_connection, calls))
-
-
-def _overlap_pays(period: Period, *, using: str) -> bool:
-    """Whether the passes over `period` are long enough to be worth running side by side.
-
-    SQLite answers each query on one core, and the passes over a long period are spent inside it
-    (the GIL released), so they overlap well: at a million trades, 1.5 s one after another, 0.95 s
-    side by side on two cores. PostgreSQL already spreads each large query over parallel workers,
-    so overlapping them only makes them compete. A short period is a few queries of milliseconds,
-    where opening connections would cost more than it saves.
-    """
-    if connections[using].vendor != "sqlite":
-        return False
-    return period.start is None or period.end is None or (period.end - period.start).days > OVERLAP_AFTER_DAYS
-
-
 def metrics_compute(*, book, period: Period, equity: Decimal | None = None) -> dict:
     """All metrics of one book over `period` as one JSON-ready dict; money as strings of cents."""
     equity = Decimal(book.starting_equity if equity is None else equity)
-    qs = closed_trades(book=book, period=period)
-    # Four independent passes over the period's trades, longest first.
-    passes = (
-        lambda: _by_symbol_and_reason(qs),
-        lambda: max_drawdown_units(qs),
-        lambda: holding_times(qs),
-        lambda: daily_pnl_units(book=book, period=period),
-    )
-    if _overlap_pays(period, using=qs.db):
-        breakdown, drawdown_units, held, daily = concurrently(*passes, using=qs.db)
-    else:
-        breakdown, drawdown_units, held, daily = (run() for run in passes)
-    folded = _Breakdown.fold(breakdown)
+    # Sums and drawdown from the closed-trade summaries (a few rows a month, one a day); holding
+    # times, whose medians no summary gives, from one ordered pass over the period's trades.
+    folded = _Breakdown.fold(_by_symbol_and_reason(book=book, period=period))
+    days = day_summaries(book=book, start=period.start, end=period.end)
+    daily = [(d.day, d.net) for d in days if d.trades]
+    drawdown_units = max_drawdown_units(days)
+    held = holding_times(closed_trades(book=book, period=period))
     t = folded.totals
     count, wins, losses = t["trades"], t["wins"], t["losses"]
     gross_profit = units_to_money(t["gross_profit"])

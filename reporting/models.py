@@ -71,3 +71,62 @@ class DailySnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.book_id and self.book.name} {self.day.isoformat()} equity {self.equity}"
+
+
+class ClosedTradeMonth(models.Model):
+    """The book's closed trades of one New York month, per symbol and exit reason, summed.
+
+    Kept up to date where trades close (`reporting.summaries`), so that statistics over years read
+    a few rows per month instead of every trade. Money is an exact integer number of 1/10,000ths
+    of a dollar (the trades' own precision): SQLite keeps decimals as floats, integers it adds
+    exactly."""
+
+    book = models.ForeignKey("trading.Book", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="First day of the New York month of the exits.")
+    symbol = models.CharField(max_length=16)
+    exit_reason = models.CharField(max_length=16, blank=True)
+    trades = models.PositiveIntegerField(default=0)
+    wins = models.PositiveIntegerField(default=0)
+    losses = models.PositiveIntegerField(default=0)
+    net_units = models.BigIntegerField(default=0, help_text="Net P&L, 1/10,000 dollar.")
+    gross_profit_units = models.BigIntegerField(default=0, help_text="Sum of the winners' P&L, 1/10,000 dollar.")
+    commission_units = models.BigIntegerField(default=0, help_text="1/10,000 dollar.")
+    highest_units = models.BigIntegerField(help_text="The best trade's P&L, 1/10,000 dollar.")
+    lowest_units = models.BigIntegerField(help_text="The worst trade's P&L, 1/10,000 dollar.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["book", "month", "symbol", "exit_reason"], name="one_summary_per_book_month_symbol_reason"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.book_id} {self.month:%Y-%m} {self.symbol} {self.exit_reason}: {self.trades}"
+
+
+class ClosedTradeDay(models.Model):
+    """The book's closed trades of one New York date, in exit order (exit time, then id).
+
+    Besides the day's count and net, the running net P&L's highest and lowest points within the
+    day (from 0 before its first trade) and its deepest fall below its own running peak: enough to
+    chain days into the trade-by-trade maximum drawdown of any run of days without reading a trade.
+    The last trade counted says where the next one must come to be appended; one that comes
+    earlier makes the day be summed again from its trades."""
+
+    book = models.ForeignKey("trading.Book", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(help_text="New York date of the exits.")
+    trades = models.PositiveIntegerField(default=0)
+    net_units = models.BigIntegerField(default=0, help_text="1/10,000 dollar.")
+    peak_units = models.BigIntegerField(default=0, help_text="Highest running net within the day (≥ 0).")
+    trough_units = models.BigIntegerField(default=0, help_text="Lowest running net within the day (≤ 0).")
+    deepest_fall_units = models.BigIntegerField(default=0, help_text="Deepest fall below the day's running peak.")
+    last_exit_time = models.DateTimeField()
+    last_trade_id = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["book", "day"]
+        constraints = [models.UniqueConstraint(fields=["book", "day"], name="one_summary_per_book_day")]
+
+    def __str__(self) -> str:
+        return f"{self.book_id} {self.day.isoformat()}: {self.trades}"

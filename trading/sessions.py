@@ -12,7 +12,7 @@ raises OutsideCalendar (a ValueError) rather than reading as a day without a ses
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -175,3 +175,8 @@ def latest_market_moment(now: datetime) -> tuple[datetime, str]:
 
 def to_new_york(at: datetime) -> datetime:
     return at.astimezone(NEW_YORK)
+
+
+def new_york_midnight(day: date) -> datetime:
+    """The first instant of New York date `day` (aware; daylight saving as it was that day)."""
+    return datetime.combine(day, time.min, tzinfo=NEW_YORK)

@@ -1,6 +1,5 @@
 """Every metric against values worked out by hand on small fixed trade sets."""
 
-import os
 from decimal import Decimal
 
 import pytest
@@ -231,60 +230,3 @@ def test_median_holding_time_with_repeated_values_on_both_sides_of_the_middle():
     assert m["median_holding_time_winners"] == 90  # 60 [60 120] 180
     assert m["median_holding_time_losers"] == 60
     assert m["average_holding_time_winners"] == 105
-
-
-def _trades_over_two_years():
-    """Trades spread over two years, with wins, losses and a breakeven, for the long-period paths."""
-    for month in range(1, 25):
-        year, month_of_year = 2025 + (month - 1) // 12, (month - 1) % 12 + 1
-        for index, pnl in enumerate(["125.5001", "-80.2500", "0.00", "-310.0049", "42.4242"]):
-            entry = ny(year, month_of_year, 10 + index, 10, 0)
-            closed_trade(
-                symbol=f"S{index}", pnl=pnl, entry=entry, exit=ny(year, month_of_year, 10 + index, 10 + index, 7)
-            )
-
-
-@pytest.mark.django_db(transaction=True)
-def test_long_period_side_by_side_gives_what_one_after_another_gives():
-    """All time on SQLite runs its passes on their own connections at once; the figures must be
-    exactly those of the same passes one after another (as inside a transaction)."""
-    from django.db import connection, transaction
-
-    from reporting.metrics import _overlap_pays
-
-    _trades_over_two_years()
-    assert _overlap_pays(Period.all_time(), using="default") == (connection.vendor == "sqlite")
-    side_by_side = metrics_compute(book=book_default(), period=Period.all_time())
-    with transaction.atomic():
-        one_after_another = metrics_compute(book=book_default(), period=Period.all_time())
-    assert side_by_side == one_after_another
-    assert side_by_side["trade_count"] == 120
-    assert side_by_side["net_pnl"] == "-5335.93"  # 24 months of -222.3306
-
-
-def test_side_by_side_inside_a_transaction_sees_its_own_writes():
-    """Inside a transaction (as in the report) another connection would not see uncommitted trades:
-    the passes run on the transaction's own connection."""
-    from reporting.metrics import concurrently
-    from trading.models import Trade
-
-    _trades_over_two_years()
-    counts = concurrently(lambda: Trade.objects.count(), lambda: Trade.objects.count(), using="default")
-    assert counts == [120, 120]
-
-
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: the calls run one after another")
-@pytest.mark.django_db(transaction=True)
-def test_side_by_side_runs_each_call_off_the_callers_thread_and_keeps_their_order():
-    import threading
-
-    from django.db import connection
-
-    from reporting.metrics import concurrently
-
-    def who(n):
-        return lambda: (n, threading.current_thread().name, connection.vendor)
-
-    results = concurrently(who(1), who(2), who(3), using="default")
-    assert [r[0] for r in results] == [1, 2, 3]
-    assert all(name != threading.current_thread().name for _, name, _ in results)

@@ -15,6 +15,7 @@ from trading.brokers.base import BracketRequest, Execution, OrderState
 from trading.bulk import rows_update
 from trading.models import Candidate, Fill, Order, OrderEvent, PipelineRun, Position, Side, Trade
 from trading.money import ZERO, to_money, to_price
+from trading.signals import trades_closed
 
 log = structlog.get_logger(__name__)
 
@@ -247,6 +248,8 @@ class _FillBatch:
         self.stored_entry_filled: dict[int, int] | None = None
         self.fills: list[Fill] = []
         self.events: list[OrderEvent] = []
+        self.closed: list[Trade] = []  # closed by this batch
+        self.reclosed: dict[int, datetime] = {}  # closed before, moved again: id → exit time then
 
     def record(self) -> list[Fill]:
         for execution in self.executions:
@@ -257,6 +260,8 @@ class _FillBatch:
         OrderEvent.objects.bulk_create(self.events)
         _save_each({f.order.pk: f.order for f in self.fills}.values(), ORDER_FILL_FIELDS)
         _save_each({t.pk: t for t in self._touched_trades()}.values(), TRADE_FILL_FIELDS)
+        if self.closed or self.reclosed:
+            trades_closed.send(sender=Trade, trades=self.closed, reclosed=self._reclosed())
         moved = {(f.order.book_id, f.symbol) for f in self.fills if not f.order.dry_run}
         positions = [p for key, p in self.positions.items() if key in moved]
         _save_each([p for p in positions if p.pk is not None], POSITION_FILL_FIELDS)
@@ -271,6 +276,9 @@ class _FillBatch:
                 exec_id=fill.exec_id,
             )
         return self.fills
+
+    def _reclosed(self) -> list[tuple[Trade, datetime]]:
+        return [(self.trades[pk], exit_time) for pk, exit_time in self.reclosed.items()]
 
     def _touched_trades(self) -> list[Trade]:
         return [self.trades[f.order.trade_id] for f in self.fills if f.order.trade_id]
@@ -311,6 +319,9 @@ class _FillBatch:
             _position_move(position, fill, trade.stop_price if trade is not None else None, order.leg)
 
     def _move_trade(self, trade: Trade, order: Order, fill: Fill) -> None:
+        if trade.status == Trade.Status.CLOSED and trade not in self.closed:
+            # Counted in the summaries already: they are summed again for what this fill changes.
+            self.reclosed.setdefault(trade.pk, trade.exit_time)
         trade.commission = to_money(trade.commission + fill.commission)
         if order.leg == Order.Leg.ENTRY:
             trade.entry_price = order.average_fill_price
@@ -329,6 +340,8 @@ class _FillBatch:
         trade.exit_reason = order.exit_reason or EXIT_LEGS.get(order.leg, Trade.ExitReason.MANUAL)
         gross = (trade.exit_price - trade.entry_price) * entry_filled * trade.direction
         trade.realized_pnl = to_money(gross - trade.commission)
+        if trade.pk not in self.reclosed and trade not in self.closed:
+            self.closed.append(trade)
         trade.status = Trade.Status.CLOSED
 
     def _exit_fills(self, trade: Trade) -> list[Fill]:
