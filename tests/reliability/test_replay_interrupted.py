@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from reporting.summaries import summaries_differences
 from trading.models import Book, Fill, Order, Position, Trade
 from trading.schedule.models import JobSlot
 from trading.schedule.selectors import plan_between
@@ -52,6 +53,7 @@ def _assert_consistent(book: Book) -> None:
     assert slots.count() == len(plan_between(start=START, end=END)), "a scheduled job was left out"
     book.refresh_from_db()
     assert book.clock is not None and book.clock.date() == END
+    assert summaries_differences(book=book) == [], "the statistics' summaries disagree with the trades"
 
 
 def test_a_replay_killed_between_sending_and_recording_continues_as_if_never_stopped(manage):
