@@ -1,8 +1,10 @@
 """Trading metrics over closed trades, computed where the data lives.
 
-Every figure is an aggregate, a grouped histogram or a window function in SQL, so a statistic
-over a million trades never builds a million model instances; only small results (one row per
-UTC hour with closed trades, per symbol and exit reason, a handful of histogram rows) come back.
+Sums, counts, extremes, daily P&L and the trade-by-trade drawdown come from the closed-trade
+summaries (`reporting.summaries`: a few rows per month, one per day) for the period's whole
+months, and from one grouped pass over the trades for its other days; holding-time medians from
+one ordered histogram pass in SQL. A statistic over a million trades never builds a million
+model instances; only small results come back.
 
 Conventions, in one place:
 - A trade belongs to the New York date of its exit; P&L is `Trade.realized_pnl`, net of commissions.
