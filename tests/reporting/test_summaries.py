@@ -182,6 +182,10 @@ def test_a_trade_saved_or_deleted_outside_the_fills_is_summed_again():
     assert metrics_compute(book=book_default(), period=Period.all_time())["net_pnl"] == "-20.00"
     trade.notes = "reviewed"
     trade.save(update_fields=["notes", "updated_at"])
+    trade.exit_time = ny(2026, 12, 1, 11)  # a correction moving it to another day and month
+    trade.save(update_fields=["exit_time", "updated_at"])
+    assert summaries_differences(book=book_default()) == []
+    assert metrics_compute(book=book_default(), period=Period.month(2026, 11))["net_pnl"] == "-30.00"
     trade.delete()
     assert metrics_compute(book=book_default(), period=Period.all_time())["net_pnl"] == "-30.00"
     assert summaries_differences(book=book_default()) == []
