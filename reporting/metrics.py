@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
-from django.db import NotSupportedError, connections
+from django.db import NotSupportedError
 from django.db.models import (
     BigIntegerField,
     Count,
@@ -43,7 +43,7 @@ from trading.models import Position, Side, Trade
 from trading.money import to_cents, to_price
 
 from .exports import row_chunks
-from .summaries import day_summaries, max_drawdown_units, month_breakdown
+from .summaries import day_summaries, holding_minutes, max_drawdown_units, month_breakdown
 
 NEW_YORK = sessions.NEW_YORK
 UNITS_PER_MONEY = 10_000  # money is stored with 4 decimal places
@@ -180,61 +180,72 @@ EVEN = Q(realized_pnl=0)
 HELD = Q(entry_time__isnull=False)
 
 
-# Which column of the holding-time histogram counts each group's trades.
-_HOLD_GROUPS = {"all": "n", "winners": "w", "losers": "l"}
+_HOLD_GROUPS = ("all", "winners", "losers")  # the order of their counts and seconds in a minute's sums
 
 
-def _held_at(rows: list[tuple], position: int, *, count_at: int, run_at: int) -> int:
-    """The holding time at `position` among the histogram rows that came back."""
-    for row in rows:
-        if row[run_at] - row[count_at] <= position < row[run_at]:
-            return row[0]
-    raise AssertionError(f"median position {position} not returned")  # a bug in the query, never bad data
-
-
-def holding_times(qs: QuerySet[Trade]) -> dict[str, dict[str, Decimal | None]]:
-    """Average and median holding time of all trades, winners and losers, from one ordered pass in SQL.
-
-    The trades are grouped by holding time (one row per distinct number of seconds, with counts per
-    group; `trade_closed_held_idx` hands them over already in that order); window functions run the
-    counts up in order and total the counts and seconds, and only the rows holding the middle
-    positions come back: at most six rows, however many trades.
-    """
-    histogram = (
-        qs.filter(HELD)
-        .annotate(held=HoldingSeconds())
-        .values("held")
+def _held_histogram(qs: QuerySet[Trade], *, minute: int | None = None) -> list[tuple[int, int, int, int]]:
+    """(seconds held, trades, winners, losers) per distinct holding time of these trades (of those
+    held `minute` whole minutes, if given), in order."""
+    held = qs.filter(HELD).annotate(held=HoldingSeconds())
+    if minute is not None:
+        held = held.filter(held__gte=minute * 60, held__lt=minute * 60 + 60)
+    return list(
+        held.values("held")
         .annotate(n=Count("id"), w=Count("id", filter=WIN), l=Count("id", filter=LOSS))
+        .order_by("held")
         .values_list("held", "n", "w", "l")
     )
-    inner, params = histogram.query.get_compiler(using=qs.db).as_sql()
-    columns = _HOLD_GROUPS.values()
-    windows = ", ".join(
-        f"SUM({c}) OVER (ORDER BY held ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run_{c}, "
-        f"CAST(SUM({c}) OVER () AS BIGINT) AS total_{c}, SUM(held * {c}) OVER () AS seconds_{c}"
-        for c in columns
-    )
-    # A histogram row holds positions [run - count, run - 1] of its group's sorted holding times; the
-    # median is the mean of positions (total - 1) / 2 and total / 2 (integer division).
-    middle = " OR ".join(
-        f"(run_{c} > {position} AND run_{c} - {c} <= {position})"
-        for c in columns
-        for position in (f"(total_{c} - 1) / 2", f"total_{c} / 2")
-    )
-    picked = ", ".join(f"{c}, run_{c}, total_{c}, seconds_{c}" for c in columns)
-    sql = f"SELECT held, {picked} FROM (SELECT held, n, w, l, {windows} FROM ({inner}) histogram) runs WHERE {middle}"
-    with connections[qs.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+
+
+def holding_times(*, book, period: Period) -> dict[str, dict[str, Decimal | None]]:
+    """Average and median holding time of all trades, winners and losers of `period`.
+
+    Per whole minute held, the counts and seconds come from the holding summaries for the
+    period's whole months and from the trades for its other days: the averages follow, and
+    the minute each middle position lies in. Only the trades held in those minutes (a few
+    index ranges of `trade_book_closed_held_idx`) are read to the second.
+    """
+    months, rest = period.whole_months()
+    minutes = {} if months is None else holding_minutes(book=book, first=months[0], last=months[1])
+    for part in rest:
+        for held, *counts in _held_histogram(closed_trades(book=book, period=part)):
+            sums = minutes.setdefault(held // 60, [0] * 6)
+            for index, count in enumerate(counts):
+                sums[index] += count
+                sums[3 + index] += held * count
+    in_order = sorted(minutes)
+    seconds_of: dict[int, list[tuple]] = {}
+
+    def held_at(position: int, group: int) -> int:
+        """The holding time at `position` (from 0, shortest first) among the group's trades."""
+        before = 0
+        for minute in in_order:
+            count = minutes[minute][group]
+            if position < before + count:
+                if minute not in seconds_of:
+                    within = closed_trades(book=book, period=period).alias(held=HoldingSeconds())
+                    seconds_of[minute] = _held_histogram(
+                        within.filter(held__gte=minute * 60, held__lt=minute * 60 + 60)
+                    )
+                for row in seconds_of[minute]:
+                    before += row[1 + group]
+                    if position < before:
+                        return row[0]
+                raise AssertionError(
+                    f"minute {minute} of book {book.pk} disagrees with its trades: run summaries_rebuild"
+                )
+            before += count
+        raise AssertionError(f"median position {position} beyond {before} trades")  # a bug here, never bad data
+
     result: dict[str, dict[str, Decimal | None]] = {}
-    for index, group in enumerate(_HOLD_GROUPS):
-        count_at, run_at, total_at, seconds_at = (1 + 4 * index + offset for offset in range(4))
-        total = int(rows[0][total_at]) if rows else 0
+    for group, name in enumerate(_HOLD_GROUPS):
+        total = sum(minutes[minute][group] for minute in in_order)
         if not total:
-            result[group] = {"average": None, "median": None}
+            result[name] = {"average": None, "median": None}
             continue
-        low, high = (_held_at(rows, p, count_at=count_at, run_at=run_at) for p in ((total - 1) // 2, total // 2))
-        result[group] = {"average": Decimal(rows[0][seconds_at]) / total, "median": (Decimal(low) + Decimal(high)) / 2}
+        seconds = sum(minutes[minute][3 + group] for minute in in_order)
+        low, high = (held_at(position, group) for position in ((total - 1) // 2, total // 2))
+        result[name] = {"average": Decimal(seconds) / total, "median": (Decimal(low) + Decimal(high)) / 2}
     return result
 
 
@@ -422,13 +433,12 @@ def open_trade_rows(*, book, period: Period) -> list[dict]:
 def metrics_compute(*, book, period: Period, equity: Decimal | None = None) -> dict:
     """All metrics of one book over `period` as one JSON-ready dict; money as strings of cents."""
     equity = Decimal(book.starting_equity if equity is None else equity)
-    # Sums and drawdown from the closed-trade summaries (a few rows a month, one a day); holding
-    # times, whose medians no summary gives, from one ordered pass over the period's trades.
+    # From the closed-trade summaries: a few rows a month, one a day.
     folded = _Breakdown.fold(_by_symbol_and_reason(book=book, period=period))
     days = day_summaries(book=book, start=period.start, end=period.end)
     daily = [(d.day, d.net) for d in days if d.trades]
     drawdown_units = max_drawdown_units(days)
-    held = holding_times(closed_trades(book=book, period=period))
+    held = holding_times(book=book, period=period)
     t = folded.totals
     count, wins, losses = t["trades"], t["wins"], t["losses"]
     gross_profit = units_to_money(t["gross_profit"])

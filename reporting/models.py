@@ -130,3 +130,30 @@ class ClosedTradeDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.book_id} {self.day.isoformat()}: {self.trades}"
+
+
+class ClosedTradeHolding(models.Model):
+    """How long the book's closed trades of one New York month were held, counted per whole minute
+    (a trade held 61 s counts in minute 1), for all trades, winners and losers.
+
+    Averages come from the sums of seconds; a median is found in its minute here and then read to
+    the second from the few trades held that minute. Holding time is the database's own figure
+    (`trading.expressions.HoldingSeconds`), so this table and the trades agree to the second."""
+
+    book = models.ForeignKey("trading.Book", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="First day of the New York month of the exits.")
+    minute = models.BigIntegerField(help_text="Whole minutes held (seconds // 60).")
+    trades = models.PositiveIntegerField(default=0)
+    wins = models.PositiveIntegerField(default=0)
+    losses = models.PositiveIntegerField(default=0)
+    seconds = models.BigIntegerField(default=0, help_text="Seconds held, summed over the trades.")
+    win_seconds = models.BigIntegerField(default=0)
+    loss_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["book", "month", "minute"], name="one_holding_per_book_month_minute")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.book_id} {self.month:%Y-%m} minute {self.minute}: {self.trades}"

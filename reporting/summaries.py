@@ -1,11 +1,13 @@
 """Summaries of closed trades, kept as trades close, so statistics over years read a few rows.
 
-Two tables (`reporting.models`):
+Three tables (`reporting.models`):
 - `ClosedTradeMonth`: per book, New York month of exit, symbol and exit reason — counts, sums and
   extremes, from which totals, the exit-reason breakdown and the per-symbol table are folded;
 - `ClosedTradeDay`: per book and New York date of exit — count, net and the running net's peak,
   trough and deepest fall within the day, which chain into the trade-by-trade maximum drawdown
-  of any run of days, and give the daily P&L for Sharpe.
+  of any run of days, and give the daily P&L for Sharpe;
+- `ClosedTradeHolding`: per book, month and whole minute held — counts and seconds of all trades,
+  winners and losers, for holding-time averages, and for finding the minute each median lies in.
 
 They count what the metrics count: closed, non-dry-run trades with an exit time and a P&L.
 
@@ -31,18 +33,21 @@ from django.db.models import Max, Min, Sum
 
 from trading import sessions
 from trading.bulk import rows_update
+from trading.expressions import HoldingSeconds
 from trading.models import Book, Trade
 
-from .models import ClosedTradeDay, ClosedTradeMonth
+from .models import ClosedTradeDay, ClosedTradeHolding, ClosedTradeMonth
 
 # The fields of a trade that decide whether and how it is summed; saving only others (notes,
 # tags, review) leaves the summaries as they are.
 COUNTED_FIELDS = frozenset(
     {"book", "status", "dry_run", "symbol", "exit_time", "exit_reason", "realized_pnl", "commission"}
 )
-TRADE_COLUMNS = ("id", "book_id", "symbol", "exit_reason", "exit_time", "realized_pnl", "commission")
+# What the summaries read of a trade; `held` is annotated (HoldingSeconds: the database's own figure).
+TRADE_COLUMNS = ("id", "book_id", "symbol", "exit_reason", "exit_time", "realized_pnl", "commission", "held")
 _MONTH_SUMS = ("trades", "wins", "losses", "net_units", "gross_profit_units", "commission_units")
 _MONTH_FIELDS = [*_MONTH_SUMS, "highest_units", "lowest_units"]
+_HOLDING_FIELDS = ["trades", "wins", "losses", "seconds", "win_seconds", "loss_seconds"]
 _DAY_FIELDS = ["trades", "net_units", "peak_units", "trough_units", "deepest_fall_units", "last_exit_time", "last_trade_id"]  # fmt: skip
 
 
@@ -63,11 +68,12 @@ class _Closed:
     exit_time: datetime
     pnl: int
     commission: int
+    held: int | None  # seconds; None without an entry time
 
     @classmethod
     def of(cls, row: tuple) -> _Closed:
-        trade_id, book_id, symbol, reason, exit_time, pnl, commission = row
-        return cls(trade_id, book_id, symbol, reason, exit_time, money_units(pnl), money_units(commission))
+        trade_id, book_id, symbol, reason, exit_time, pnl, commission, held = row
+        return cls(trade_id, book_id, symbol, reason, exit_time, money_units(pnl), money_units(commission), held)
 
     @property
     def day(self) -> date:
@@ -91,10 +97,11 @@ def is_counted(trade: Trade) -> bool:
     )
 
 
-def _counted_trades(book_id: int):
-    return Trade.objects.filter(
-        book_id=book_id, status=Trade.Status.CLOSED, dry_run=False, realized_pnl__isnull=False, exit_time__isnull=False
+def _counted_trades(book_id: int | None = None):
+    counted = Trade.objects.filter(
+        status=Trade.Status.CLOSED, dry_run=False, realized_pnl__isnull=False, exit_time__isnull=False
     )
+    return counted if book_id is None else counted.filter(book_id=book_id)
 
 
 # --- Folding trades into rows -------------------------------------------------------------------
@@ -116,6 +123,22 @@ def _new_month(book_id: int, key: tuple[date, str, str]) -> ClosedTradeMonth:
     return ClosedTradeMonth(
         book_id=book_id, month=month, symbol=symbol, exit_reason=reason, highest_units=None, lowest_units=None
     )
+
+
+def _holding_add(row: ClosedTradeHolding, trade: _Closed) -> None:
+    row.trades += 1
+    row.seconds += trade.held
+    if trade.pnl > 0:
+        row.wins += 1
+        row.win_seconds += trade.held
+    elif trade.pnl < 0:
+        row.losses += 1
+        row.loss_seconds += trade.held
+
+
+def _new_holding(book_id: int, key: tuple[date, int]) -> ClosedTradeHolding:
+    month, minute = key
+    return ClosedTradeHolding(book_id=book_id, month=month, minute=minute)
 
 
 def _day_appends(row: ClosedTradeDay, trade: _Closed) -> bool:
@@ -142,6 +165,7 @@ class _Fold:
     book_id: int
     months: dict[tuple, ClosedTradeMonth] = field(default_factory=dict)
     days: dict[date, ClosedTradeDay] = field(default_factory=dict)
+    holdings: dict[tuple, ClosedTradeHolding] = field(default_factory=dict)
 
     def add(self, trade: _Closed) -> None:
         key = (trade.month, trade.symbol, trade.exit_reason)
@@ -149,16 +173,24 @@ class _Fold:
         _month_add(month, trade)
         day = self.days.get(trade.day) or self.days.setdefault(trade.day, _new_day(self.book_id, trade.day))
         _day_appends(day, trade)
+        if trade.held is not None:
+            key = (trade.month, trade.held // 60)
+            held = self.holdings.get(key) or self.holdings.setdefault(key, _new_holding(self.book_id, key))
+            _holding_add(held, trade)
+
+
+def counted_rows(queryset):
+    """TRADE_COLUMNS of these trades in exit order (exit time, then id)."""
+    return queryset.annotate(held=HoldingSeconds()).order_by("exit_time", "id").values_list(*TRADE_COLUMNS)
 
 
 def _in_exit_order(queryset) -> Iterable[_Closed]:
-    rows = queryset.order_by("exit_time", "id").values_list(*TRADE_COLUMNS)
-    return (_Closed.of(row) for row in rows.iterator(chunk_size=20_000))
+    return (_Closed.of(row) for row in counted_rows(queryset).iterator(chunk_size=20_000))
 
 
-def summary_fields(book_id: int, trade_rows: Iterable[tuple]) -> tuple[list[dict], list[dict]]:
-    """The month and day rows of one book's counted trades, as field values (for a migration,
-    whose models are historical): `trade_rows` are TRADE_COLUMNS tuples in exit order."""
+def summary_fields(book_id: int, trade_rows: Iterable[tuple]) -> tuple[list[dict], list[dict], list[dict]]:
+    """The month, day and holding rows of one book's counted trades, as field values (for a
+    migration, whose models are historical): `trade_rows` are `counted_rows` in exit order."""
     fold = _Fold(book_id)
     for row in trade_rows:
         fold.add(_Closed.of(row))
@@ -166,7 +198,11 @@ def summary_fields(book_id: int, trade_rows: Iterable[tuple]) -> tuple[list[dict
     def fields(row) -> dict:
         return {f.attname: getattr(row, f.attname) for f in row._meta.concrete_fields if not f.primary_key}
 
-    return [fields(r) for r in fold.months.values()], [fields(r) for r in fold.days.values()]
+    return (
+        [fields(r) for r in fold.months.values()],
+        [fields(r) for r in fold.days.values()],
+        [fields(r) for r in fold.holdings.values()],
+    )
 
 
 # --- Keeping them up to date ---------------------------------------------------------------------
@@ -175,21 +211,18 @@ def summary_fields(book_id: int, trade_rows: Iterable[tuple]) -> tuple[list[dict
 def summaries_add(*, trades: Iterable[Trade]) -> None:
     """Add trades that have just closed (not yet counted) to their books' summaries.
 
-    Called inside the transaction that closes them. A trade closing out of exit order within its
-    day (an execution reported late) makes that day be summed again from its trades."""
-    closed = sorted(
-        (
-            _Closed.of(tuple(getattr(t, name) for name in TRADE_COLUMNS))
-            for t in trades
-            if is_counted(t)
-        ),
-        key=lambda t: t.order,
-    )  # fmt: skip
+    Called inside the transaction that closes them, once they are written: they are read back
+    with their holding time as the database computes it. A trade closing out of exit order within
+    its day (an execution reported late) makes that day be summed again from its trades."""
+    ids = [t.pk for t in trades if is_counted(t)]
+    if not ids:
+        return
     by_book: dict[int, list[_Closed]] = {}
-    for trade in closed:
+    for trade in _in_exit_order(_counted_trades().filter(pk__in=ids)):
         by_book.setdefault(trade.book_id, []).append(trade)
     for book_id, book_trades in by_book.items():
         _months_add(book_id, book_trades)
+        _holdings_add(book_id, [t for t in book_trades if t.held is not None])
         redo = _days_add(book_id, book_trades)
         if redo:
             _days_recompute(book_id, redo)
@@ -208,6 +241,23 @@ def _months_add(book_id: int, trades: list[_Closed]) -> None:
         _month_add(row, trade)
     rows_update([rows[key] for key in existing], _MONTH_FIELDS)
     ClosedTradeMonth.objects.bulk_create([row for key, row in rows.items() if key not in existing])
+
+
+def _holdings_add(book_id: int, trades: list[_Closed]) -> None:
+    keys = {(t.month, t.held // 60) for t in trades}
+    if not keys:
+        return
+    stored = ClosedTradeHolding.objects.select_for_update().filter(
+        book_id=book_id, month__in={k[0] for k in keys}, minute__in={k[1] for k in keys}
+    )
+    rows = {(r.month, r.minute): r for r in stored.order_by("pk") if (r.month, r.minute) in keys}
+    existing = set(rows)
+    for trade in trades:
+        key = (trade.month, trade.held // 60)
+        row = rows.get(key) or rows.setdefault(key, _new_holding(book_id, key))
+        _holding_add(row, trade)
+    rows_update([rows[key] for key in existing], _HOLDING_FIELDS)
+    ClosedTradeHolding.objects.bulk_create([row for key, row in rows.items() if key not in existing])
 
 
 def _days_add(book_id: int, trades: list[_Closed]) -> set[date]:
@@ -248,6 +298,8 @@ def _months_recompute(book_id: int, months: Iterable[date]) -> None:
             fold.add(trade)
         ClosedTradeMonth.objects.filter(book_id=book_id, month=month).delete()
         ClosedTradeMonth.objects.bulk_create(fold.months.values())
+        ClosedTradeHolding.objects.filter(book_id=book_id, month=month).delete()
+        ClosedTradeHolding.objects.bulk_create(fold.holdings.values())
 
 
 @transaction.atomic
@@ -266,10 +318,13 @@ def summaries_rebuild(*, book: Book) -> int:
     for trade in _in_exit_order(_counted_trades(book.pk)):
         fold.add(trade)
         count += 1
-    ClosedTradeMonth.objects.filter(book=book).delete()
-    ClosedTradeDay.objects.filter(book=book).delete()
-    ClosedTradeMonth.objects.bulk_create(fold.months.values(), batch_size=5_000)
-    ClosedTradeDay.objects.bulk_create(fold.days.values(), batch_size=5_000)
+    for model, rows in (
+        (ClosedTradeMonth, fold.months),
+        (ClosedTradeDay, fold.days),
+        (ClosedTradeHolding, fold.holdings),
+    ):
+        model.objects.filter(book=book).delete()
+        model.objects.bulk_create(rows.values(), batch_size=5_000)
     return count
 
 
@@ -282,6 +337,7 @@ def summaries_differences(*, book: Book) -> list[str]:
     for label, fresh, stored, key in (
         ("month", fold.months, ClosedTradeMonth.objects.filter(book=book), lambda r: (r.month, r.symbol, r.exit_reason)),
         ("day", fold.days, ClosedTradeDay.objects.filter(book=book), lambda r: r.day),
+        ("holding", fold.holdings, ClosedTradeHolding.objects.filter(book=book), lambda r: (r.month, r.minute)),
     ):  # fmt: skip
         kept = {key(row): row for row in stored}
         for k in sorted(set(fresh) | set(kept), key=str):
@@ -291,18 +347,21 @@ def summaries_differences(*, book: Book) -> list[str]:
     return differences
 
 
+_COMPARED = {ClosedTradeMonth: _MONTH_FIELDS, ClosedTradeDay: _DAY_FIELDS, ClosedTradeHolding: _HOLDING_FIELDS}
+
+
 def _values(row) -> dict | None:
-    if row is None:
-        return None
-    names = _MONTH_FIELDS if isinstance(row, ClosedTradeMonth) else _DAY_FIELDS
-    return {name: getattr(row, name) for name in names}
+    return None if row is None else {name: getattr(row, name) for name in _COMPARED[type(row)]}
 
 
 def _label(key) -> str:
-    if isinstance(key, tuple):
-        month, symbol, reason = key
-        return f"{month:%Y-%m} {symbol} {reason or '(no reason)'}"
-    return key.isoformat()
+    if not isinstance(key, tuple):
+        return key.isoformat()
+    if len(key) == 2:
+        month, minute = key
+        return f"{month:%Y-%m} held {minute} min"
+    month, symbol, reason = key
+    return f"{month:%Y-%m} {symbol} {reason or '(no reason)'}"
 
 
 # --- Reading them --------------------------------------------------------------------------------
@@ -326,6 +385,21 @@ def month_breakdown(*, book: Book, first: date | None, last: date | None) -> lis
         )
         .values_list("symbol", "exit_reason", *(f"{name}__sum" for name in _MONTH_SUMS), "high", "low")
     )
+
+
+def holding_minutes(*, book: Book, first: date | None, last: date | None) -> dict[int, list[int]]:
+    """Per whole minute held over the months `first` .. `last` (first days; None: unbounded):
+    [trades, wins, losses, seconds, win seconds, loss seconds]."""
+    rows = ClosedTradeHolding.objects.filter(book=book)
+    if first is not None:
+        rows = rows.filter(month__gte=first)
+    if last is not None:
+        rows = rows.filter(month__lte=last)
+    grouped = rows.order_by().values("minute").annotate(*(Sum(name) for name in _HOLDING_FIELDS))
+    return {
+        minute: list(sums)
+        for minute, *sums in grouped.values_list("minute", *(f"{name}__sum" for name in _HOLDING_FIELDS))
+    }
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The closed-trade summaries statistics read: kept true as trades close, and what the trades give."""
 
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
 from django.core.management import call_command
@@ -12,7 +12,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from reporting.metrics import Period, metrics_compute
-from reporting.models import ClosedTradeDay, ClosedTradeMonth
+from reporting.models import ClosedTradeDay, ClosedTradeHolding, ClosedTradeMonth
 from reporting.summaries import summaries_differences
 from tests.factories import BookFactory, PipelineRunFactory, TradeFactory
 from tests.trading.test_book import _execution, _trade
@@ -56,6 +56,18 @@ def _expected(trades: list[Trade], period: Period) -> dict:
         per_reason[t.exit_reason] = per_reason.get(t.exit_reason, 0) + units
     pnls = [_units(t.realized_pnl) for t in chosen]
 
+    def median(values: list[int]) -> int | None:
+        if not values:
+            return None
+        values = sorted(values)
+        middle = (Decimal(values[(len(values) - 1) // 2]) + values[len(values) // 2]) / 2
+        return int(middle.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+    def held(group) -> list[int]:
+        return [int((t.exit_time - t.entry_time).total_seconds()) for t in chosen if group(_units(t.realized_pnl))]
+
+    everyone, winners, losers = held(lambda p: True), held(lambda p: p > 0), held(lambda p: p < 0)
+
     def cents(units: int) -> str:
         return str(to_cents(Decimal(units).scaleb(-4)))
 
@@ -70,11 +82,22 @@ def _expected(trades: list[Trade], period: Period) -> dict:
         "max_drawdown": cents(deepest),
         "per_symbol": {s: cents(u) for s, u in per_symbol.items()},
         "per_reason": {r: cents(u) for r, u in per_reason.items()},
+        "median_holding_time": median(everyone),
+        "median_holding_time_winners": median(winners),
+        "median_holding_time_losers": median(losers),
+        "average_holding_time": (
+            int((Decimal(sum(everyone)) / len(everyone)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+            if everyone
+            else None
+        ),
     }
 
 
 def _got(metrics: dict) -> dict:
-    keys = ("trade_count", "net_pnl", "gross_profit", "wins", "losses", "largest_win", "largest_loss", "max_drawdown")
+    keys = (
+        "trade_count", "net_pnl", "gross_profit", "wins", "losses", "largest_win", "largest_loss", "max_drawdown",
+        "median_holding_time", "median_holding_time_winners", "median_holding_time_losers", "average_holding_time",
+    )  # fmt: skip
     return {
         **{key: metrics[key] for key in keys},
         "per_symbol": {row["symbol"]: row["net_pnl"] for row in metrics["per_symbol"]},
@@ -88,6 +111,7 @@ _trade_shape = st.tuples(
     st.sampled_from(["AAA", "BBB", "CCC"]),
     st.sampled_from(["stop", "target", "manual", "eod"]),
     st.integers(-50_000_000, 50_000_000),  # P&L in 1/10,000 dollar
+    st.sampled_from([0, 1, 59, 60, 61, 119, 120, 600, 3599, 3600, 20_000]),  # seconds held: minute edges
 )
 _day = st.integers(-10, 110).map(lambda n: FIRST_DAY + timedelta(days=n))
 
@@ -106,12 +130,12 @@ def test_statistics_from_the_summaries_are_what_the_trades_give(shapes, bounds):
     book = BookFactory()
     run = PipelineRunFactory(book=book)
     trades = []
-    for offset, minute, symbol, reason, pnl in shapes:
+    for offset, minute, symbol, reason, pnl, held in shapes:
         exit_at = ny(*(FIRST_DAY + timedelta(days=offset)).timetuple()[:3]) + timedelta(minutes=minute)
         trades.append(
             closed_trade(
                 run=run, book=book, symbol=symbol, reason=reason, pnl=str(Decimal(pnl).scaleb(-4)),
-                entry=exit_at - timedelta(minutes=30), exit=exit_at,
+                entry=exit_at - timedelta(seconds=held), exit=exit_at,
             )
         )  # fmt: skip
     period = Period(start, end)
@@ -214,9 +238,11 @@ def test_the_migration_sums_trades_closed_before_it():
     closed_trade(pnl="-2.0000", entry=ny(2026, 11, 3, 10), exit=ny(2026, 11, 3, 11), symbol="MIG", reason="stop")
     ClosedTradeMonth.objects.all().delete()
     ClosedTradeDay.objects.all().delete()
+    ClosedTradeHolding.objects.all().delete()
     import_module("reporting.migrations.0005_closed_trade_summaries_backfill").backfill(apps, None)
     assert summaries_differences(book=book_default()) == []
     assert ClosedTradeMonth.objects.count() == 2 and ClosedTradeDay.objects.count() == 2
+    assert ClosedTradeHolding.objects.count() == 1  # both held an hour in November
 
 
 def test_dry_run_and_open_trades_are_not_summed():
