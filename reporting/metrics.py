@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
+import structlog
 from django.db import NotSupportedError
 from django.db.models import (
     BigIntegerField,
@@ -44,6 +45,8 @@ from trading.money import to_cents, to_price
 
 from .exports import row_chunks
 from .summaries import day_summaries, holding_minutes, max_drawdown_units, month_breakdown
+
+log = structlog.get_logger(__name__)
 
 NEW_YORK = sessions.NEW_YORK
 UNITS_PER_MONEY = 10_000  # money is stored with 4 decimal places
@@ -197,24 +200,54 @@ def _held_histogram(qs: QuerySet[Trade], *, minute: int | None = None) -> list[t
     )
 
 
+class _MinuteDisagrees(Exception):
+    """A minute's trades do not hold the position its summary says (trades closed meanwhile, or
+    summaries out of date)."""
+
+
 def holding_times(*, book, period: Period) -> dict[str, dict[str, Decimal | None]]:
     """Average and median holding time of all trades, winners and losers of `period`.
 
     Per whole minute held, the counts and seconds come from the holding summaries for the
     period's whole months and from the trades for its other days: the averages follow, and
     the minute each middle position lies in. Only the trades held in those minutes (a few
-    index ranges of `trade_book_closed_held_idx`) are read to the second.
+    index ranges of `trade_book_closed_held_idx`) are read to the second. Should a minute's
+    trades not hold the position its count promised, every holding time of the period is read
+    from the trades instead, in one statement.
     """
     months, rest = period.whole_months()
     minutes = {} if months is None else holding_minutes(book=book, first=months[0], last=months[1])
     for part in rest:
-        for held, *counts in _held_histogram(closed_trades(book=book, period=part)):
-            sums = minutes.setdefault(held // 60, [0] * 6)
-            for index, count in enumerate(counts):
-                sums[index] += count
-                sums[3 + index] += held * count
+        _add_to_minutes(minutes, _held_histogram(closed_trades(book=book, period=part)))
+    exact: dict[int, list[tuple]] = {}
+
+    def within(minute: int) -> list[tuple]:
+        if minute not in exact:
+            exact[minute] = _held_histogram(closed_trades(book=book, period=period), minute=minute)
+        return exact[minute]
+
+    try:
+        return _holding_figures(minutes, within)
+    except _MinuteDisagrees as exc:
+        log.warning("holding_summaries_disagree", book=book.name, detail=str(exc), hint="summaries_rebuild --check")
+        rows = _held_histogram(closed_trades(book=book, period=period))
+        minutes = _add_to_minutes({}, rows)
+        return _holding_figures(minutes, lambda minute: [row for row in rows if row[0] // 60 == minute])
+
+
+def _add_to_minutes(minutes: dict[int, list[int]], rows: list[tuple]) -> dict[int, list[int]]:
+    """Add per-second histogram rows to per-minute [trades, wins, losses, seconds × 3] sums."""
+    for held, *counts in rows:
+        sums = minutes.setdefault(held // 60, [0] * 6)
+        for index, count in enumerate(counts):
+            sums[index] += count
+            sums[3 + index] += held * count
+    return minutes
+
+
+def _holding_figures(minutes: dict[int, list[int]], within) -> dict[str, dict[str, Decimal | None]]:
+    """Averages from the minutes' sums; each median from the trades `within` its minute."""
     in_order = sorted(minutes)
-    seconds_of: dict[int, list[tuple]] = {}
 
     def held_at(position: int, group: int) -> int:
         """The holding time at `position` (from 0, shortest first) among the group's trades."""
@@ -222,18 +255,11 @@ def holding_times(*, book, period: Period) -> dict[str, dict[str, Decimal | None
         for minute in in_order:
             count = minutes[minute][group]
             if position < before + count:
-                if minute not in seconds_of:
-                    within = closed_trades(book=book, period=period).alias(held=HoldingSeconds())
-                    seconds_of[minute] = _held_histogram(
-                        within.filter(held__gte=minute * 60, held__lt=minute * 60 + 60)
-                    )
-                for row in seconds_of[minute]:
+                for row in within(minute):
                     before += row[1 + group]
                     if position < before:
                         return row[0]
-                raise AssertionError(
-                    f"minute {minute} of book {book.pk} disagrees with its trades: run summaries_rebuild"
-                )
+                raise _MinuteDisagrees(f"minute {minute}: fewer trades than counted")
             before += count
         raise AssertionError(f"median position {position} beyond {before} trades")  # a bug here, never bad data
 

@@ -249,3 +249,17 @@ def test_dry_run_and_open_trades_are_not_summed():
     closed_trade(pnl="100.00", entry=ny(2026, 11, 20, 10), exit=ny(2026, 11, 20, 11), dry_run=True)
     TradeFactory(status=Trade.Status.OPEN, exit_time=None, realized_pnl=None, exit_price=None)
     assert ClosedTradeMonth.objects.count() == 0 and ClosedTradeDay.objects.count() == 0
+
+
+def test_holding_times_stay_true_when_a_minute_disagrees_with_its_trades():
+    """Holding times edited around the app: the medians are read from the trades, not guessed."""
+    trades = [
+        closed_trade(pnl="10.00", entry=ny(2026, 11, 20, 10), exit=ny(2026, 11, 20, 10, minutes))
+        for minutes in (5, 6, 7)
+    ]
+    with connection.cursor() as cursor:  # the middle one now held 40 minutes, unknown to the summaries
+        cursor.execute(
+            "UPDATE trading_trade SET exit_time = %s WHERE id = %s", [ny(2026, 11, 20, 10, 40), trades[1].pk]
+        )
+    m = metrics_compute(book=book_default(), period=Period.month(2026, 11))
+    assert m["median_holding_time"] == 7 * 60
