@@ -216,7 +216,9 @@ def holding_times(*, book, period: Period) -> dict[str, dict[str, Decimal | None
     from the trades instead, in one statement.
     """
     months, rest = period.whole_months()
-    minutes = {} if months is None else holding_minutes(book=book, first=months[0], last=months[1])
+    if months is None:  # a day, a few weeks: its trades are few, and read to the second at once
+        return _holding_from_trades(book=book, period=period)
+    minutes = holding_minutes(book=book, first=months[0], last=months[1])
     for part in rest:
         _add_to_minutes(minutes, _held_histogram(closed_trades(book=book, period=part)))
     exact: dict[int, list[tuple]] = {}
@@ -230,9 +232,16 @@ def holding_times(*, book, period: Period) -> dict[str, dict[str, Decimal | None
         return _holding_figures(minutes, within)
     except _MinuteDisagrees as exc:
         log.warning("holding_summaries_disagree", book=book.name, detail=str(exc), hint="summaries_rebuild --check")
-        rows = _held_histogram(closed_trades(book=book, period=period))
-        minutes = _add_to_minutes({}, rows)
-        return _holding_figures(minutes, lambda minute: [row for row in rows if row[0] // 60 == minute])
+        return _holding_from_trades(book=book, period=period)
+
+
+def _holding_from_trades(*, book, period: Period) -> dict[str, dict[str, Decimal | None]]:
+    """Holding times from one histogram of the period's trades (one row per distinct second)."""
+    rows = _held_histogram(closed_trades(book=book, period=period))
+    by_minute: dict[int, list[tuple]] = {}
+    for row in rows:
+        by_minute.setdefault(row[0] // 60, []).append(row)
+    return _holding_figures(_add_to_minutes({}, rows), lambda minute: by_minute.get(minute, []))
 
 
 def _add_to_minutes(minutes: dict[int, list[int]], rows: list[tuple]) -> dict[int, list[int]]:
