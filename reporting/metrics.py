@@ -208,7 +208,8 @@ class _MinuteDisagrees(Exception):
 def holding_times(*, book, period: Period) -> dict[str, dict[str, Decimal | None]]:
     """Average and median holding time of all trades, winners and losers of `period`.
 
-    Per whole minute held, the counts and seconds come from the holding summaries for the
+    A period without a whole month (a day, a few weeks) reads its trades' holding times at once.
+    Otherwise, per whole minute held, the counts and seconds come from the holding summaries for the
     period's whole months and from the trades for its other days: the averages follow, and
     the minute each middle position lies in. Only the trades held in those minutes (a few
     index ranges of `trade_book_closed_held_idx`) are read to the second. Should a minute's
