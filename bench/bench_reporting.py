@@ -11,7 +11,9 @@ Floors, measured in the same run on the same rows:
 - stats and the report's metrics: the same aggregation written as one raw SQL query
   (_one_query.py; its figures are checked against stats'); one plain aggregate touching every
   row once (count, wins, losses, gross profit and loss, net, extremes, commissions) is printed
-  beside it, as the least any statistic over those rows costs;
+  beside it, as the least any statistic reading those rows costs. Stats over whole months read
+  the closed-trade summaries instead of the rows, so they come in far below both: the floors
+  then say what the summaries save, and check that stats' figures are the rows' own;
 - CSV export: the database's own CSV of the same columns in the same order (the sqlite3 CLI's
   -csv mode, or PostgreSQL's COPY ... TO STDOUT WITH CSV); a raw cursor into the csv module is
   printed beside it;
