@@ -135,6 +135,23 @@ def test_replay_is_deterministic_and_runs_every_scheduled_job():
 
 
 @pytest.mark.slow
+def test_a_replay_trades_the_same_whether_its_sessions_are_built_ahead_or_here(monkeypatch):
+    from trading.sim import ahead, market
+
+    monkeypatch.setattr(market, "_MARKETS", {})  # nothing cached: every session is built
+    here = _replay("built-here", date(2026, 11, 16), date(2026, 11, 17))
+    monkeypatch.setattr(market, "_MARKETS", {})
+    monkeypatch.setattr(ahead, "MIN_SESSIONS", 1)
+    monkeypatch.setattr(ahead, "second_core_available", lambda: True)
+    received = []
+    close = ahead.PathsAhead.close
+    monkeypatch.setattr(ahead.PathsAhead, "close", lambda builder: received.append(builder.received) or close(builder))
+    there = _replay("built-ahead", date(2026, 11, 16), date(2026, 11, 17))
+    assert received == [2], "both sessions came from the builder"
+    assert _fingerprint(here) and _fingerprint(here) == _fingerprint(there)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("flatten_minutes", [0, 10])
 def test_a_replay_keeps_what_working_every_mark_would_keep(flatten_minutes):
     """Replay works only the marks that change the book; the trades must be those of a book in

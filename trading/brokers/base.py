@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -430,6 +430,13 @@ class BaseBroker:
 
     def advance_to(self, at: datetime) -> None:
         """Work the market up to `at` (stops and targets on the price path). Real brokers: nothing to do."""
+
+    @contextmanager
+    def replaying(self, days: list[date]):
+        """A replay drives this broker's book through `days` (NYSE sessions, in order) inside this
+        block. A simulated broker may prepare them meanwhile (SIM builds its market's next sessions
+        in a second process); nothing is sent or recorded. Real brokers are never replayed."""
+        yield
 
 
 _install_gate(BaseBroker)

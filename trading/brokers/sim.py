@@ -3,7 +3,8 @@ process and database; no network, no account. It is to brokers what locmem is to
 """
 
 from collections.abc import Iterator
-from datetime import datetime
+from contextlib import contextmanager
+from datetime import date, datetime
 from decimal import Decimal
 
 from trading import sessions
@@ -218,6 +219,11 @@ class SimBroker(BaseBroker):
         from trading.sim.engine import sim_advance
 
         sim_advance(account=self._account_row, at=at, market=self.market, slippage_bps=self.slippage_bps)
+
+    @contextmanager
+    def replaying(self, days: list[date]):
+        with self.market.building_ahead(days):
+            yield
 
     # -- translation ------------------------------------------------------------------------
     @staticmethod

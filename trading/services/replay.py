@@ -17,6 +17,7 @@ from django.db import transaction
 
 from trading import sessions
 from trading.alerts import alerts_muted
+from trading.brokers import brokers
 from trading.models import Book, PipelineRun
 from trading.schedule.models import Job, JobSlot
 from trading.schedule.plan import PREFLIGHT_OF, SCAN_JOBS, Occurrence, ScheduleConfig
@@ -53,8 +54,6 @@ def replay_check_range(*, start: date, end: date) -> None:
 
 def replay_check(*, book: Book, start: date, end: date) -> None:
     """A replay needs a simulated book and a range of sessions."""
-    from trading.brokers import brokers
-
     if brokers.backend_class(book.broker_alias).sends_real_orders:
         raise ReplayRefused(f"book {book.name!r} trades a real broker ({book.broker_alias}); only a SIM book replays")
     replay_check_range(start=start, end=end)
@@ -76,8 +75,10 @@ def replay_run(
     result = ReplayResult(book=book)
     result.interrupted_recovered = _recover_interrupted(book)
     plan = plan_between(start=start, end=end, config=config)
-    result.sessions = len({occurrence.session_date for occurrence in plan})
-    with alerts_muted("replay"):  # history needs nobody now; the replay reports its failures itself
+    days = sorted({occurrence.session_date for occurrence in plan})
+    result.sessions = len(days)
+    # Alerts: history needs nobody now; the replay reports its failures itself.
+    with alerts_muted("replay"), brokers.create_for(book).replaying(days):
         _replay_plan(plan, book=book, config=config, result=result, on_occurrence=on_occurrence)
     log.info("replay_finished", book=book.name, sessions=result.sessions, jobs=result.jobs_run)
     return result

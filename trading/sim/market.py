@@ -19,6 +19,7 @@ whose market is that set replays them; every other book keeps its own market.
 import math
 import zlib
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -139,6 +140,11 @@ class PathMarket:
         """Several symbols' paths of one session (a market that can build them together does)."""
         return {symbol: self.day_path(symbol, day) for symbol in symbols}
 
+    @contextmanager
+    def building_ahead(self, days: list[date]):
+        """While a replay reads these sessions in order: a market may build them ahead."""
+        yield
+
     def quote(self, symbol: str, at: datetime) -> Quote:
         if symbol not in self:
             return Quote(symbol=symbol, error="unknown symbol")
@@ -189,6 +195,7 @@ class SyntheticMarket(PathMarket):
         self._paths: OrderedDict[tuple[str, date], DayPath] = OrderedDict()
         self._blocks: OrderedDict[tuple, _Block] = OrderedDict()
         self._cache_limit = max(4 * self.universe_size, 2000)
+        self._ahead = None
 
     def label(self) -> str:
         return f"synthetic market, seed {self.seed}, {len(self.symbols)} symbols"
@@ -242,15 +249,49 @@ class SyntheticMarket(PathMarket):
             if cached is not None:
                 found[symbol] = cached
         missing = [symbol for symbol in symbols if symbol not in found]
+        if missing and self._ahead is not None:
+            missing = self._take_ahead(day, found, missing)
         if missing:
             for path in self._build_day_paths(missing, day):
                 self._paths[(path.symbol, day)] = found[path.symbol] = path
-            # Evicting the oldest may drop paths this call found cached: they are in `found`.
-            while len(self._paths) > max(self._cache_limit, len(missing)):
-                self._paths.popitem(last=False)
+        # Evicting the oldest may drop paths this call found cached: they are in `found`.
+        while len(self._paths) > max(self._cache_limit, len(found)):
+            self._paths.popitem(last=False)
         return {symbol: found[symbol] for symbol in symbols}
 
+    def _take_ahead(self, day: date, found: dict, missing: list[str]) -> list[str]:
+        """Cache the session the builder made ahead, if it did; returns what is still missing."""
+        arrays = self._ahead.take(day)
+        if arrays is None:
+            return missing
+        for path in _paths_of(arrays):
+            self._paths[(path.symbol, day)] = path
+        for symbol in missing:
+            if (path := self._paths.get((symbol, day))) is not None:
+                found[symbol] = path
+        return [symbol for symbol in missing if symbol not in found]
+
+    @contextmanager
+    def building_ahead(self, days: list[date]):
+        """While a replay reads `days` in order, a second process builds each session's paths a
+        little ahead (see `trading.sim.ahead`); a short replay, or a machine with one core, builds
+        them here as ever."""
+        from . import ahead
+
+        if self._ahead is not None or len(days) < ahead.MIN_SESSIONS or not ahead.second_core_available():
+            yield
+            return
+        self._ahead = ahead.PathsAhead(seed=self.seed, universe_size=self.universe_size, days=days)
+        try:
+            yield
+        finally:
+            builder, self._ahead = self._ahead, None
+            builder.close()
+
     def _build_day_paths(self, symbols: list[str], day: date) -> list[DayPath]:
+        return _paths_of(self._build_day_arrays(symbols, day))
+
+    def _build_day_arrays(self, symbols: list[str], day: date) -> "_DayArrays":
         """Each symbol's draws come from its own generator, seeded by (seed, symbol, day), in the
         same order as ever, so a path does not depend on which others are built with it; only
         the arithmetic on them runs over all the symbols at once."""
@@ -295,10 +336,7 @@ class SyntheticMarket(PathMarket):
         spread = spread_bps[:, None] * opening_widening * np.exp(0.2 * spread_draw)
         cumulative = np.floor(day_volume[:, None] * _cumulative_volume_curve(minutes))
         defects = np.where(defect_draw < _DEFECT_RATE, 1 + (defect_draw * 1e6).astype(int) % 3, 0)
-        return [
-            DayPath(symbol, current, mid[i], spread[i], cumulative[i], math.exp(log_prev[i]), defects[i])
-            for i, symbol in enumerate(symbols)
-        ]
+        return _DayArrays(tuple(symbols), current, mid, spread, cumulative, log_prev, defects)
 
     def daily_variance_typical(self, symbol: str) -> float:
         """The unconditional variance of the symbol's daily log return."""
@@ -307,6 +345,35 @@ class SyntheticMarket(PathMarket):
         if profile.sector >= 0:
             variance += profile.sector_loading**2 * _FACTOR_VOL[_SECTOR] ** 2 + profile.daily_vol**2
         return variance
+
+
+@dataclass(frozen=True)
+class _DayArrays:
+    """Several symbols' paths of one session, one row per symbol: what a path builder in
+    another process sends back (a handful of arrays pickle fast; 500 objects would not)."""
+
+    symbols: tuple[str, ...]
+    session: sessions.Session
+    mid: np.ndarray
+    spread_bps: np.ndarray
+    cumulative_volume: np.ndarray
+    log_prev_close: np.ndarray
+    defects: np.ndarray
+
+
+def _paths_of(arrays: _DayArrays) -> list[DayPath]:
+    return [
+        DayPath(
+            symbol,
+            arrays.session,
+            arrays.mid[i],
+            arrays.spread_bps[i],
+            arrays.cumulative_volume[i],
+            math.exp(arrays.log_prev_close[i]),
+            arrays.defects[i],
+        )
+        for i, symbol in enumerate(arrays.symbols)
+    ]
 
 
 # Factor kinds: the market (SPY), a sector, one symbol's own moves.
