@@ -1,9 +1,13 @@
-"""Writing changed fields of many rows of one model at once, cheaper than Django offers.
+"""Writing many rows of one model at once, cheaper than Django offers.
 
 `save(update_fields=...)` compiles a query per row, and `bulk_update` builds a CASE per field
 and row, which costs more to compile than the writes themselves. A book's fills, a SIM
 broker's orders and positions move a few rows at a time, thousands of times in a replay.
+`bulk_create` converts and places every value of every row; a replay's quiet marks are
+seventy rows a session that differ in two values.
 """
+
+from datetime import date
 
 from django.db import connection
 
@@ -53,3 +57,45 @@ def _update_from_values(rows: list, fields: list[str]) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def rows_insert_new(model, fields: list[str], rows: list[tuple], *, returning: str = "pk") -> list:
+    """Insert `rows` (tuples of Python values, one per field of `fields`), leaving out any that
+    would break a unique constraint (ON CONFLICT DO NOTHING: SQLite and PostgreSQL both speak
+    it). Each distinct value is converted for the database once, and the rows go as few
+    multi-row statements as the database's parameter limit allows. Returns the `returning`
+    field's values of the rows inserted, in no particular order. No signals are sent, as with
+    bulk_create; defaults are not applied."""
+    if not rows:
+        return []
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in columns)}) VALUES "
+    one = f"({', '.join(['%s'] * len(columns))})"
+    batch = max(1, (connection.features.max_query_params or 999) // len(columns))
+    returned = meta.get_field(returning) if returning != "pk" else meta.pk
+    tail = f" ON CONFLICT DO NOTHING RETURNING {quote(returned.column)}"
+    from_db = returned.get_db_converters(connection) + connection.ops.get_db_converters(returned.cached_col)
+    converted: dict = {}
+
+    def db_value(index: int, value):
+        key = (index, value if value is None or isinstance(value, str | int | date) else id(value))
+        if key not in converted:
+            converted[key] = columns[index].get_db_prep_save(value, connection)
+        return converted[key]
+
+    inserted = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            part = rows[start : start + batch]
+            params = [db_value(i, value) for row in part for i, value in enumerate(row)]
+            cursor.execute(f"{head}{', '.join([one] * len(part))}{tail}", params)
+            inserted += [_converted(value, from_db, returned) for (value,) in cursor.fetchall()]
+    return inserted
+
+
+def _converted(value, converters, field):
+    for converter in converters:
+        value = converter(value, field.cached_col, connection)
+    return value

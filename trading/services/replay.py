@@ -18,6 +18,7 @@ from django.db import transaction
 from trading import sessions
 from trading.alerts import alerts_muted
 from trading.brokers import brokers
+from trading.bulk import rows_insert_new
 from trading.models import Book, PipelineRun
 from trading.schedule.models import Job, JobSlot
 from trading.schedule.plan import PREFLIGHT_OF, SCAN_JOBS, Occurrence, ScheduleConfig
@@ -136,7 +137,7 @@ def _quiet_marks(plan: list[Occurrence], index: int, *, book: Book) -> list[Occu
 
 def _record_quiet(quiet: list[Occurrence], *, book: Book, worked_by: Occurrence) -> list[JobOutcome]:
     """Record quiet marks as done, in one statement; a slot already held (a replay continued)
-    is left as it is."""
+    is left as it is, and reported taken."""
     if not quiet:
         return []
     job = worked_by.label.lower()
@@ -144,31 +145,27 @@ def _record_quiet(quiet: list[Occurrence], *, book: Book, worked_by: Occurrence)
         f"replay: worked in one pass by the {job} at {sessions.to_new_york(worked_by.at):%H:%M %Z} "
         "(fills keep their own minutes)"
     )
-    slots = [
-        JobSlot(
-            book=book,
-            job=occurrence.job,
-            session_date=occurrence.session_date,
-            scheduled_for=occurrence.at,
-            status=JobSlot.Status.DONE,
-            claimed_at=occurrence.at,
-            finished_at=occurrence.at,
-            message=message,
-            details={"quiet": True, "worked_at": worked_by.at.isoformat(), "worked_by": worked_by.job},
-            worker="replay",
-        )
-        for occurrence in quiet
-    ]
-    held = set(
-        JobSlot.objects.filter(book=book, job=Job.MARK, scheduled_for__range=(quiet[0].at, quiet[-1].at)).values_list(
-            "scheduled_for", flat=True
-        )
+    details = {"quiet": True, "worked_at": worked_by.at.isoformat(), "worked_by": worked_by.job}
+    recorded = rows_insert_new(
+        JobSlot,
+        QUIET_SLOT_FIELDS,
+        [
+            (book.pk, o.job, o.session_date, o.at, JobSlot.Status.DONE, o.at, o.at, message, details, "replay")
+            for o in quiet
+        ],
+        returning="scheduled_for",
     )
-    JobSlot.objects.bulk_create([slot for slot in slots if slot.scheduled_for not in held], ignore_conflicts=True)
+    held = {o.at for o in quiet} - set(recorded)
     return [
         JobOutcome(occurrence.job, "taken" if occurrence.at in held else JobSlot.Status.DONE, message)
         for occurrence in quiet
     ]
+
+
+QUIET_SLOT_FIELDS = [
+    "book", "job", "session_date", "scheduled_for", "status", "claimed_at", "finished_at", "message", "details",
+    "worker",
+]  # fmt: skip
 
 
 def _recover_interrupted(book: Book) -> list[str]:
