@@ -142,6 +142,7 @@ def test_a_replay_trades_the_same_whether_its_sessions_are_built_ahead_or_here(m
     here = _replay("built-here", date(2026, 11, 16), date(2026, 11, 17))
     monkeypatch.setattr(market, "_MARKETS", {})
     monkeypatch.setattr(ahead, "MIN_SESSIONS", 1)
+    monkeypatch.setattr(ahead, "BUILT_HERE_FIRST", 0)
     monkeypatch.setattr(ahead, "second_core_available", lambda: True)
     received = []
     close = ahead.PathsAhead.close

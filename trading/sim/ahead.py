@@ -28,6 +28,8 @@ log = structlog.get_logger(__name__)
 # calendar, about a second of the other core) is not paid back.
 MIN_SESSIONS = 10
 SESSIONS_AHEAD = 2
+# The replay builds its first sessions itself while the builder starts (about half a second).
+BUILT_HERE_FIRST = 3
 PIPE_BYTES = 1 << 20
 
 
@@ -52,7 +54,7 @@ class PathsAhead:
         )
         _widen(self._process.stdout)
         self._days = list(days)
-        self._next = 0
+        self._next = min(BUILT_HERE_FIRST, len(self._days))
         self._asked: deque[date] = deque()
         self.received = 0  # sessions it built that were used
         self._ask_ahead()

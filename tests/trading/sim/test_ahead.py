@@ -35,6 +35,7 @@ def _same_paths(built_here: dict, built_ahead: dict) -> bool:
 @pytest.fixture
 def every_replay_builds_ahead(monkeypatch):
     monkeypatch.setattr(ahead, "MIN_SESSIONS", 1)
+    monkeypatch.setattr(ahead, "BUILT_HERE_FIRST", 0)
     monkeypatch.setattr(ahead, "second_core_available", lambda: True)
 
 
@@ -57,6 +58,17 @@ def test_a_session_skipped_or_never_asked_for_is_built_here(every_replay_builds_
         for day in (DAYS[3], DAYS[1], unlisted, DAYS[4]):
             assert _same_paths(here.day_paths(here.symbols, day), there.day_paths(there.symbols, day))
         assert there._ahead.received == 1  # DAYS[4], asked for once the replay had skipped to DAYS[3]
+
+
+def test_the_first_sessions_are_built_here_while_the_builder_starts(monkeypatch):
+    monkeypatch.setattr(ahead, "MIN_SESSIONS", 1)
+    monkeypatch.setattr(ahead, "second_core_available", lambda: True)
+    here = SyntheticMarket(seed=7, universe_size=30)
+    there = SyntheticMarket(seed=7, universe_size=30)
+    with there.building_ahead(DAYS):
+        for day in DAYS:
+            assert _same_paths(here.day_paths(here.symbols, day), there.day_paths(there.symbols, day))
+        assert there._ahead.received == len(DAYS) - ahead.BUILT_HERE_FIRST
 
 
 def test_a_short_replay_or_a_single_core_builds_here(monkeypatch):
