@@ -184,6 +184,7 @@ READ_ONLY_METHODS = frozenset(
         "order_refusal",
         "check_may_change_orders",
         "options_for_book",
+        "replaying",
     }
 )
 
