@@ -1,5 +1,9 @@
 """Reconciliation records: what the book expected, what the broker reported, and every
-difference between them, kept for a person to review."""
+difference between them, kept for a person to review.
+
+A book's (an account's) foreign key leads this module's composite indexes and has no index of
+its own: see `trading.models`.
+"""
 
 import uuid
 
@@ -67,7 +71,7 @@ class Discrepancy(models.Model):
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         RESOLVED = "resolved", "Resolved"
 
-    book = models.ForeignKey("trading.Book", on_delete=models.PROTECT, related_name="discrepancies")
+    book = models.ForeignKey("trading.Book", on_delete=models.PROTECT, related_name="discrepancies", db_index=False)
     backend = models.CharField(max_length=32)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     symbol = models.CharField(max_length=16, db_index=True)

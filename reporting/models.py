@@ -1,4 +1,8 @@
-"""Stored daily reports: the metrics of one New York trading date, as rendered and as files."""
+"""Stored daily reports: the metrics of one New York trading date, as rendered and as files.
+
+A book's (an account's) foreign key leads this module's composite indexes and has no index of
+its own: see `trading.models`.
+"""
 
 from django.db import models
 from django.urls import reverse
@@ -13,7 +17,7 @@ class DailyReport(models.Model):
     refreshed any number of times (after a late fill, a correction) without duplicates.
     """
 
-    book = models.ForeignKey("trading.Book", on_delete=models.PROTECT, related_name="daily_reports")
+    book = models.ForeignKey("trading.Book", on_delete=models.PROTECT, related_name="daily_reports", db_index=False)
     day = models.DateField(help_text="Trading date in New York: trades are counted by exit date.")
     trade_count = models.PositiveIntegerField(default=0, help_text="Closed trades that day.")
     net_pnl = MoneyField(default=0, help_text="Net of commissions, in cents.")
@@ -52,7 +56,7 @@ class DailySnapshot(models.Model):
     Written by the session-close mark (and by `report` for a day that has none), so a past day's
     report shows that day, and the equity curve (drawdown, Sharpe) reads one row a day."""
 
-    book = models.ForeignKey("trading.Book", on_delete=models.PROTECT, related_name="snapshots")
+    book = models.ForeignKey("trading.Book", on_delete=models.PROTECT, related_name="snapshots", db_index=False)
     day = models.DateField(help_text="NYSE session (New York date).")
     marked_at = models.DateTimeField(help_text="The market moment of the marks: the session's close.")
     positions = models.JSONField(
@@ -81,7 +85,7 @@ class ClosedTradeMonth(models.Model):
     of a dollar (the trades' own precision): SQLite keeps decimals as floats, integers it adds
     exactly."""
 
-    book = models.ForeignKey("trading.Book", on_delete=models.CASCADE, related_name="+")
+    book = models.ForeignKey("trading.Book", on_delete=models.CASCADE, related_name="+", db_index=False)
     month = models.DateField(help_text="First day of the New York month of the exits.")
     symbol = models.CharField(max_length=16)
     exit_reason = models.CharField(max_length=16, blank=True)
@@ -114,7 +118,7 @@ class ClosedTradeDay(models.Model):
     The last trade counted says where the next one must come to be appended; one that comes
     earlier makes the day be summed again from its trades."""
 
-    book = models.ForeignKey("trading.Book", on_delete=models.CASCADE, related_name="+")
+    book = models.ForeignKey("trading.Book", on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField(help_text="New York date of the exits.")
     trades = models.PositiveIntegerField(default=0)
     net_units = models.BigIntegerField(default=0, help_text="1/10,000 dollar.")
@@ -140,7 +144,7 @@ class ClosedTradeHolding(models.Model):
     the second from the few trades held that minute. Holding time is the database's own figure
     (`trading.expressions.HoldingSeconds`), so this table and the trades agree to the second."""
 
-    book = models.ForeignKey("trading.Book", on_delete=models.CASCADE, related_name="+")
+    book = models.ForeignKey("trading.Book", on_delete=models.CASCADE, related_name="+", db_index=False)
     month = models.DateField(help_text="First day of the New York month of the exits.")
     minute = models.BigIntegerField(help_text="Whole minutes held (seconds // 60).")
     trades = models.PositiveIntegerField(default=0)

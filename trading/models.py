@@ -2,6 +2,11 @@
 
 Broker facts (what a broker says it holds) live with each backend; the SIM broker's in
 `trading.sim.models`. Reconciliation compares the two.
+
+Foreign keys whose column leads a composite index or a unique constraint of their model have no
+index of their own (`db_index=False`): SQLite, without statistics, takes a single-column index for
+a selective one and walks a whole book's rows through it (a year's replay slowed month by month),
+and every insert paid for an index that answered nothing the composite one does not.
 """
 
 import uuid
@@ -80,7 +85,7 @@ class PipelineRun(models.Model):
         FAILED = "failed", "Failed"
 
     run_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="runs")
+    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="runs", db_index=False)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     backend = models.CharField(max_length=32)
     broker_alias = models.CharField(
@@ -154,7 +159,7 @@ class Candidate(models.Model):
         EXECUTED = "executed", "Executed"
         FAILED = "failed", "Failed (order error)"
 
-    run = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="candidates")
+    run = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="candidates", db_index=False)
     book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="candidates")
     symbol = models.CharField(max_length=16, db_index=True)
     scanner_rank = models.PositiveIntegerField()
@@ -206,7 +211,7 @@ class Trade(models.Model):
         REVIEWED = "reviewed", "Reviewed"
         FLAGGED = "flagged", "Flagged"
 
-    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="trades")
+    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="trades", db_index=False)
     run = models.ForeignKey(PipelineRun, on_delete=models.PROTECT, related_name="trades", null=True, blank=True)
     candidate = models.OneToOneField(Candidate, on_delete=models.PROTECT, related_name="trade", null=True, blank=True)
     backend = models.CharField(max_length=32)
@@ -329,7 +334,7 @@ class Order(models.Model):
 
     OPEN_STATUSES = (Status.INTENT, Status.SUBMITTED, Status.WORKING, Status.PARTIALLY_FILLED)
 
-    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="orders")
+    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="orders", db_index=False)
     run = models.ForeignKey(PipelineRun, on_delete=models.PROTECT, related_name="orders", null=True, blank=True)
     trade = models.ForeignKey(Trade, on_delete=models.PROTECT, related_name="orders", null=True, blank=True)
     parent = models.ForeignKey("self", on_delete=models.PROTECT, related_name="children", null=True, blank=True)
@@ -419,7 +424,7 @@ class Fill(models.Model):
 class Position(models.Model):
     """A book's position per symbol, moved by fills in the same transaction that records them."""
 
-    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="positions")
+    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="positions", db_index=False)
     symbol = models.CharField(max_length=16)
     quantity = models.IntegerField(default=0, help_text="Positive long, negative short.")
     average_cost = PriceField(default=0)
@@ -459,7 +464,7 @@ class ArmRecord(models.Model):
     a real broker only while an unexpired, undisarmed record also exists for the book. Records
     are never deleted: together they are the audit trail of who armed what, when and why."""
 
-    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="arm_records")
+    book = models.ForeignKey(Book, on_delete=models.PROTECT, related_name="arm_records", db_index=False)
     armed_by = models.CharField(max_length=150)
     armed_at = models.DateTimeField()
     until = models.DateTimeField(help_text="The arm expires here; nothing is sent after it.")

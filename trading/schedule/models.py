@@ -1,4 +1,8 @@
-"""Job slots (the exactly-once ledger of the trading day) and extra market closures."""
+"""Job slots (the exactly-once ledger of the trading day) and extra market closures.
+
+A book's (an account's) foreign key leads this module's composite indexes and has no index of
+its own: see `trading.models`.
+"""
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -35,7 +39,7 @@ class JobSlot(models.Model):
 
     Status = SlotStatus
 
-    book = models.ForeignKey("trading.Book", on_delete=models.PROTECT, related_name="schedule_slots")
+    book = models.ForeignKey("trading.Book", on_delete=models.PROTECT, related_name="schedule_slots", db_index=False)
     job = models.CharField(max_length=32, choices=Job.choices)
     session_date = models.DateField(help_text="The NYSE session (New York date) this slot belongs to.")
     scheduled_for = models.DateTimeField(help_text="When the plan says the job runs.")

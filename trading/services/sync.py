@@ -47,9 +47,10 @@ def book_sync(*, broker: BaseBroker, book: Book) -> int:
     recent_trades = Trade.objects.filter(book=book).filter(
         Q(status=Trade.Status.OPEN) | Q(status=Trade.Status.CLOSED, exit_time__gte=closed_since)
     )
-    awaiting += unfilled.filter(status=Order.Status.CANCELLED, trade__in=recent_trades.values("pk")).values_list(
-        "broker_order_id", "client_order_ref"
-    )
+    # Found through those trades (an index on trade), not among all the book's cancelled legs,
+    # which grow by one with every trade ever closed.
+    cancelled = Order.objects.filter(trade__in=recent_trades.values("pk"), dry_run=False, status=Order.Status.CANCELLED)
+    awaiting += cancelled.filter(filled_quantity__lt=F("quantity")).values_list("broker_order_id", "client_order_ref")
     awaiting_fills = {broker_id: ref for broker_id, ref in awaiting if broker_id}
     # Every execution of the awaited orders, however old: a fill the broker made before a crash
     # and a long pause (a weekend) is taken in when the book next syncs, never skipped.

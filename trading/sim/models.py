@@ -1,4 +1,8 @@
-"""The SIM broker's own records, kept apart from the book of record as a real broker's would be."""
+"""The SIM broker's own records, kept apart from the book of record as a real broker's would be.
+
+A book's (an account's) foreign key leads this module's composite indexes and has no index of
+its own: see `trading.models`.
+"""
 
 from django.db import models
 from django.db.models import Q
@@ -27,7 +31,7 @@ class SimOrder(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         REJECTED = "rejected", "Rejected"
 
-    account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="orders")
+    account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="orders", db_index=False)
     order_ref = models.CharField(max_length=64, blank=True)
     parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
     oca_group = models.CharField(max_length=64, blank=True)
@@ -79,7 +83,7 @@ class SimExecution(models.Model):
 class SimPosition(models.Model):
     """The simulated broker's position per symbol."""
 
-    account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="positions")
+    account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="positions", db_index=False)
     symbol = models.CharField(max_length=16)
     quantity = models.IntegerField(default=0)
     average_cost = PriceField(default=0)
