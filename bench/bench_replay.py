@@ -9,6 +9,10 @@ migrations. The floor, measured in another fresh process, is the SIM market alon
 what the replay reads: every symbol's minute path of every session (the opening scan reads
 them all), both scans, and the quotes of the names they return; no book, no database.
 
+On a machine with a second core the replay has the market's paths built a session or two ahead
+in a second process (`trading.sim.ahead`), so most of the floor runs beside the book's work
+rather than before it; the printed ratio then compares the replay with work it partly overlaps.
+
 Peak memory is the process's VmHWM (peak RSS), for a one-month replay (January) and the year:
 a replay must not grow with its length (target: year ≤ 1.2 × month).
 """
