@@ -97,11 +97,16 @@ def test_the_builder_ends_when_its_replay_is_killed(how):
     owner = subprocess.Popen(
         [sys.executable, "-c", BUILDER_OWNER], cwd=ROOT, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "tradelabs_site.settings.base"},
+        # A suite started in the background ignores Ctrl-C, and its children would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
-    builder_pid = int(owner.stdout.readline())
-    assert _alive(builder_pid)
-    owner.send_signal(how)
-    owner.wait(timeout=30)
+    try:
+        builder_pid = int(owner.stdout.readline())
+        assert _alive(builder_pid)
+        owner.send_signal(how)
+        owner.wait(timeout=30)
+    finally:
+        owner.kill()
     deadline = time.monotonic() + 30
     while _alive(builder_pid):
         assert time.monotonic() < deadline, "the builder outlived its replay"
