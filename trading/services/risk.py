@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 import structlog
-from django.db.models import Q, Sum
+from django.db.models import Sum
 
 from trading import sessions
 from trading.brokers.base import BrokerError, mark_price
@@ -94,8 +94,12 @@ class RiskGate:
     def __init__(self, *, book, config: RiskConfig, dry_run: bool, now: datetime, quotes_for=None):
         self.config = config
         self.book = book
-        live = Trade.objects.filter(book=book, status__in=[Trade.Status.PENDING, Trade.Status.OPEN], dry_run=dry_run)
-        self.open_symbols = set(live.values_list("symbol", flat=True))
+        live = list(
+            Trade.objects.filter(book=book, status__in=[Trade.Status.PENDING, Trade.Status.OPEN], dry_run=dry_run)
+            .order_by()
+            .values_list("symbol", "status", "quantity", "entry_price", "stop_price", named=True)
+        )
+        self.open_symbols = {trade.symbol for trade in live}
         self.open_count = len(self.open_symbols)
         held = [] if dry_run else list(Position.objects.filter(book=book).exclude(quantity=0))
         self.gross_exposure = self._gross_exposure(live, held, dry_run)
@@ -110,14 +114,16 @@ class RiskGate:
         self.day_pnl = realized + min(_unrealized_now(held, quotes_for), ZERO)
 
     @staticmethod
-    def _gross_exposure(live, held: list[Position], dry_run: bool) -> Decimal:
+    def _gross_exposure(live: list, held: list[Position], dry_run: bool) -> Decimal:
+        """Pending entries at their price (or stop); then the open ones: a dry run's at their entry
+        price (it holds no positions), a real book's positions at their average cost."""
         pending = sum(
-            (t.quantity * (t.entry_price or t.stop_price or ZERO) for t in live.filter(Q(status=Trade.Status.PENDING))),
+            (t.quantity * (t.entry_price or t.stop_price or ZERO) for t in live if t.status == Trade.Status.PENDING),
             ZERO,
         )
         if dry_run:
             return pending + sum(
-                (t.quantity * (t.entry_price or ZERO) for t in live.filter(status=Trade.Status.OPEN)), ZERO
+                (t.quantity * (t.entry_price or ZERO) for t in live if t.status == Trade.Status.OPEN), ZERO
             )
         return pending + sum((abs(p.quantity) * p.average_cost for p in held), ZERO)
 

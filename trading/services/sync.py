@@ -56,17 +56,29 @@ def book_sync(*, broker: BaseBroker, book: Book) -> int:
     # and a long pause (a weekend) is taken in when the book next syncs, never skipped.
     executions = broker.executions(broker_order_ids=awaiting_fills, order_refs={ref for _, ref in awaiting})
     new_fills = book_apply_executions(executions=executions)
-    open_orders = dict(
-        Order.objects.filter(book=book, dry_run=False, status__in=Order.OPEN_STATUSES)
+    open_orders = {
+        ref: (broker_id, status)
+        for ref, broker_id, status in Order.objects.filter(book=book, dry_run=False, status__in=Order.OPEN_STATUSES)
         .exclude(status=Order.Status.INTENT)
-        .values_list("client_order_ref", "broker_order_id")
-    )
+        .values_list("client_order_ref", "broker_order_id", "status")
+    }
     open_refs = list(open_orders)
     for start in range(0, len(open_refs), 500):
         refs = open_refs[start : start + 500]
-        known_ids = {open_orders[ref]: ref for ref in refs if open_orders[ref]}
-        order_apply_states(states=broker.find_orders(refs, broker_order_ids=known_ids))
+        known_ids = {open_orders[ref][0]: ref for ref in refs if open_orders[ref][0]}
+        states = broker.find_orders(refs, broker_order_ids=known_ids)
+        order_apply_states(states=[state for state in states if _may_change(state, open_orders.get(state.order_ref))])
     return new_fills
+
+
+def _may_change(state, known: tuple[str, str] | None) -> bool:
+    """Whether the broker's word on an order can move it: a state with the broker id and status
+    the book holds changes nothing (see `order_apply_states`), and most syncs find every working
+    order as it was; those are not read again and locked for nothing."""
+    if known is None:
+        return True
+    broker_id, status = known
+    return state.status != status or bool(state.broker_order_id and state.broker_order_id != broker_id)
 
 
 def orders_recover(*, broker: BaseBroker, book: Book, exclude_run_id=None) -> dict:
@@ -83,10 +95,13 @@ def orders_recover(*, broker: BaseBroker, book: Book, exclude_run_id=None) -> di
     pending = Order.objects.filter(book=book, dry_run=False, status=Order.Status.INTENT)
     if exclude_run_id is not None:
         pending = pending.exclude(run__run_id=exclude_run_id)
-    pending = pending.exclude(run__in=runs_alive(book=book, now=now))
     lease = timedelta(seconds=settings.TRADE_LABS_RUN_LEASE_SECONDS)
     pending = pending.exclude(leg=Order.Leg.EXIT, created_at__gt=now - lease)
-    refs = list(pending.values_list("client_order_ref", flat=True))
+    intents = list(pending.values_list("client_order_ref", "run_id"))
+    if not intents:  # the usual case: nothing to resolve, and no need to ask which runs live
+        return {"adopted": 0, "released": 0}
+    alive = {run.pk for run in runs_alive(book=book, now=now)}
+    refs = [ref for ref, run_id in intents if run_id is None or run_id not in alive]
     if not refs:
         return {"adopted": 0, "released": 0}
     try:
