@@ -126,6 +126,12 @@ def test_replay_is_deterministic_and_runs_every_scheduled_job():
         "opening_preflight", "opening_scan", "midday_preflight", "midday_scan", "mark", "reconcile", "report",
     }  # fmt: skip
     assert not slots.exclude(status=JobSlot.Status.DONE).exists()
+    # Quiet marks name the job that worked them: the mid-day scan (never the pre-flight before it,
+    # which only checks the broker) or the last mark before the 16:00 jobs.
+    assert set(slots.filter(details__quiet=True).values_list("details__worked_by", flat=True)) == {
+        "midday_scan",
+        "mark",
+    }
     assert DailyReport.objects.filter(book=one).count() == 2
     assert DailySnapshot.objects.filter(book=one).count() == 2
     same = ("net_pnl", "trade_count", "win_rate", "max_drawdown", "sharpe_ratio", "equity_end",
