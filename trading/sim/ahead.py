@@ -118,10 +118,11 @@ def _widen(pipe) -> None:
     round trips between the two processes; Linux lets a pipe hold up to 1 MiB."""
     try:
         import fcntl
-
-        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
-    except (ImportError, OSError):
-        pass
+    except ImportError:  # Windows
+        return
+    if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux only
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def _serve(seed: int, universe_size: int) -> None:
