@@ -16,6 +16,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 from collections import deque
 from datetime import date
 from pathlib import Path
@@ -31,6 +32,8 @@ SESSIONS_AHEAD = 2
 # The replay builds its first sessions itself while the builder starts (about half a second).
 BUILT_HERE_FIRST = 3
 PIPE_BYTES = 1 << 20
+# A session takes the builder about 20 ms; one not answered in this long never will be.
+ANSWER_TIMEOUT_SECONDS = 30.0
 
 
 def second_core_available() -> bool:
@@ -79,6 +82,10 @@ class PathsAhead:
         """Receive the answers in the order asked, up to `day`'s (or all of them)."""
         while self._asked:
             asked = self._asked.popleft()
+            # A builder that stops answering (stopped, stuck) is killed: its pipe then
+            # ends, and the replay builds the rest itself rather than wait for ever.
+            watchdog = threading.Timer(ANSWER_TIMEOUT_SECONDS, self._process.kill)
+            watchdog.start()
             try:
                 answer = pickle.load(self._process.stdout)
             except (EOFError, OSError, pickle.UnpicklingError):
@@ -86,6 +93,8 @@ class PathsAhead:
                 self._asked.clear()
                 self._next = len(self._days)
                 return None
+            finally:
+                watchdog.cancel()
             if asked == day:
                 return answer
         return None

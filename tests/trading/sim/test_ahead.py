@@ -71,6 +71,19 @@ def test_the_first_sessions_are_built_here_while_the_builder_starts(monkeypatch)
         assert there._ahead.received == len(DAYS) - ahead.BUILT_HERE_FIRST
 
 
+def test_a_builder_that_stops_answering_is_killed_and_the_replay_builds_on(every_replay_builds_ahead, monkeypatch):
+    monkeypatch.setattr(ahead, "ANSWER_TIMEOUT_SECONDS", 0.5)
+    here = SyntheticMarket(seed=7, universe_size=30)
+    there = SyntheticMarket(seed=7, universe_size=30)
+    with there.building_ahead(DAYS):
+        builder = there._ahead
+        os.kill(builder.pid, signal.SIGSTOP)  # frozen before it answers anything
+        for day in DAYS:
+            assert _same_paths(here.day_paths(here.symbols, day), there.day_paths(there.symbols, day))
+        assert builder.received == 0
+        assert builder._process.wait(timeout=5) == -signal.SIGKILL, "killed by the watchdog, not by close()"
+
+
 def test_a_short_replay_or_a_single_core_builds_here(monkeypatch):
     market = SyntheticMarket(seed=7, universe_size=30)
     with market.building_ahead(DAYS[:2]):
