@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from trading.brokers.base import BracketRequest, Execution, OrderState
-from trading.bulk import rows_update
+from trading.bulk import objects_create, rows_update
 from trading.models import Candidate, Fill, Order, OrderEvent, PipelineRun, Position, Side, Trade
 from trading.money import ZERO, to_money, to_price
 from trading.signals import trades_closed
@@ -52,7 +52,7 @@ def trades_record_intents(
 ) -> list[Trade]:
     """`trade_record_intent` for several brackets in one transaction: all or none is stored.
     Four inserts whatever the count (the entries first: the stops and targets need their ids)."""
-    trades = Trade.objects.bulk_create(
+    trades = objects_create(
         Trade(
             book_id=run.book_id,
             run=run,
@@ -90,13 +90,13 @@ def trades_record_intents(
         )
 
     pairs = [(trade, bracket) for trade, (_, bracket) in zip(trades, brackets, strict=True)]
-    entries = Order.objects.bulk_create(intent(trade, bracket.entry) for trade, bracket in pairs)
-    children = Order.objects.bulk_create(
+    entries = objects_create(intent(trade, bracket.entry) for trade, bracket in pairs)
+    children = objects_create(
         intent(trade, leg, entry)
         for (trade, bracket), entry in zip(pairs, entries, strict=True)
         for leg in (bracket.stop, bracket.target)
     )
-    OrderEvent.objects.bulk_create(
+    objects_create(
         _new_event(order, Order.Status.INTENT, "intent recorded before sending") for order in [*entries, *children]
     )
     return trades
@@ -140,7 +140,7 @@ def order_apply_states(*, states: list[OrderState]) -> dict[str, Order]:
             if order is not None and _apply_one_state(order, state, events):
                 changed[order.pk] = order
         _save_each(changed.values(), ["broker_order_id", "status", "error"])
-        OrderEvent.objects.bulk_create(events)
+        objects_create(events)
         for order in changed.values():
             for child in _settle_trade_after_order_change(order):
                 orders[child.client_order_ref] = child
@@ -256,8 +256,8 @@ class _FillBatch:
             self._apply(execution)
         if not self.fills:
             return []
-        Fill.objects.bulk_create(self.fills)
-        OrderEvent.objects.bulk_create(self.events)
+        objects_create(self.fills)
+        objects_create(self.events)
         _save_each({f.order.pk: f.order for f in self.fills}.values(), ORDER_FILL_FIELDS)
         _save_each({t.pk: t for t in self._touched_trades()}.values(), TRADE_FILL_FIELDS)
         if self.closed or self.reclosed:
@@ -265,7 +265,7 @@ class _FillBatch:
         moved = {(f.order.book_id, f.symbol) for f in self.fills if not f.order.dry_run}
         positions = [p for key, p in self.positions.items() if key in moved]
         _save_each([p for p in positions if p.pk is not None], POSITION_FILL_FIELDS)
-        Position.objects.bulk_create([p for p in positions if p.pk is None])
+        objects_create([p for p in positions if p.pk is None])
         for fill in self.fills:
             log.info(
                 "fill_recorded",

@@ -25,6 +25,7 @@ from trading.brokers.base import (
     OrderRequest,
     SafetyError,
 )
+from trading.bulk import objects_create, rows_update
 from trading.failpoints import failpoint
 from trading.models import Alert, ArmRecord, Book, Candidate, Order, PipelineRun, Trade
 from trading.scoring import Rejection, ScoringConfig, score_quote
@@ -360,7 +361,7 @@ def _score_candidates(run, results, quotes, *, now, scoring, risk: RiskConfig) -
             )
     chosen = _choose_top(rows, risk)
     with transaction.atomic():
-        Candidate.objects.bulk_create(rows)
+        objects_create(rows)
     run.rejected_count = sum(1 for c in rows if c.status == Candidate.Status.REJECTED)
     run.scored_count = len(rows) - run.rejected_count
     if chosen and chosen[0].pk is None:  # an SQLite older than 3.35 returns no ids from a bulk insert
@@ -436,7 +437,7 @@ def _execute(run, broker, chosen: list[Candidate], *, risk: RiskConfig, dry_run:
             body=gate.halted, key=f"loss-halt:{run.book.pk}:{day.isoformat()}", once=True,
         )  # fmt: skip
     # One statement for the refusals (names already held, limits reached), not one commit each.
-    Candidate.objects.bulk_update(skipped, ["status", "reason"])
+    rows_update(skipped, ["status", "reason"])
     return _execute_brackets(run, broker, planned, dry_run=dry_run, moment=moment)
 
 

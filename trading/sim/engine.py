@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 
 from trading import sessions
 from trading.brokers.base import BracketRequest, BrokerError, OrderRequest, tradable_touch
-from trading.bulk import rows_update
+from trading.bulk import objects_create, rows_update
 from trading.commissions import commission_for, day_of
 from trading.money import CENT, to_price
 
@@ -67,7 +67,7 @@ def _apply_to_positions(account: SimAccount, fills: list[tuple[str, str, int, De
         if position is None:
             position = positions[symbol] = new[symbol] = SimPosition(account=account, symbol=symbol)
         _move(position, side, quantity, price)
-    SimPosition.objects.bulk_create(new.values())
+    objects_create(new.values())
     rows_update([positions[symbol] for symbol in sorted(symbols - new.keys())], ["quantity", "average_cost"])
 
 
@@ -121,7 +121,7 @@ def _record_executions(
     ]
     if not executions:
         return []
-    SimExecution.objects.bulk_create(executions)
+    objects_create(executions)
     for execution in executions:
         value = execution.price * execution.quantity
         account.cash += (-value if execution.side == "BUY" else value) - execution.commission
@@ -241,7 +241,7 @@ def _accept(account: SimAccount, brackets: list[BracketRequest], *, at, market, 
         for parent, exits in zip(parents, children, strict=True):
             for child in exits:
                 child.parent = parent
-        SimOrder.objects.bulk_create([child for exits in children for child in exits])
+        objects_create([child for exits in children for child in exits])
         executions = {e.order_id: e for e in _record_executions(account, fills, schedule)}
         _advance_clock(account, at)
         account.save(update_fields=["cash", "clock"])
@@ -254,7 +254,7 @@ def _accept(account: SimAccount, brackets: list[BracketRequest], *, at, market, 
 def _insert_with_keys(orders: list[SimOrder]) -> None:
     """Insert orders and learn their keys (the executions' ids and the exits' parent need them)."""
     if connection.features.can_return_rows_from_bulk_insert:
-        SimOrder.objects.bulk_create(orders)
+        objects_create(orders)
     else:
         for order in orders:
             order.save(force_insert=True)
