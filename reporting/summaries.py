@@ -32,7 +32,7 @@ from django.db import transaction
 from django.db.models import Max, Min, Sum
 
 from trading import sessions
-from trading.bulk import rows_update
+from trading.bulk import rows_add, rows_update
 from trading.expressions import HoldingSeconds
 from trading.models import Book, Trade
 
@@ -229,35 +229,23 @@ def summaries_add(*, trades: Iterable[Trade]) -> None:
 
 
 def _months_add(book_id: int, trades: list[_Closed]) -> None:
-    keys = {(t.month, t.symbol, t.exit_reason) for t in trades}
-    stored = ClosedTradeMonth.objects.select_for_update().filter(
-        book_id=book_id, month__in={k[0] for k in keys}, symbol__in={k[1] for k in keys}
-    )
-    rows = {(r.month, r.symbol, r.exit_reason): r for r in stored.order_by("pk") if (r.month, r.symbol, r.exit_reason) in keys}  # fmt: skip
-    existing = set(rows)
+    rows: dict[tuple, ClosedTradeMonth] = {}
     for trade in trades:
         key = (trade.month, trade.symbol, trade.exit_reason)
-        row = rows.get(key) or rows.setdefault(key, _new_month(book_id, key))
-        _month_add(row, trade)
-    rows_update([rows[key] for key in existing], _MONTH_FIELDS)
-    ClosedTradeMonth.objects.bulk_create([row for key, row in rows.items() if key not in existing])
+        _month_add(rows.get(key) or rows.setdefault(key, _new_month(book_id, key)), trade)
+    # In key order: two writers adding to the same rows lock them in the same order.
+    rows_add(
+        [rows[key] for key in sorted(rows)], unique=["book", "month", "symbol", "exit_reason"], sums=list(_MONTH_SUMS),
+        highest=["highest_units"], lowest=["lowest_units"],
+    )  # fmt: skip
 
 
 def _holdings_add(book_id: int, trades: list[_Closed]) -> None:
-    keys = {(t.month, t.held // 60) for t in trades}
-    if not keys:
-        return
-    stored = ClosedTradeHolding.objects.select_for_update().filter(
-        book_id=book_id, month__in={k[0] for k in keys}, minute__in={k[1] for k in keys}
-    )
-    rows = {(r.month, r.minute): r for r in stored.order_by("pk") if (r.month, r.minute) in keys}
-    existing = set(rows)
+    rows: dict[tuple, ClosedTradeHolding] = {}
     for trade in trades:
         key = (trade.month, trade.held // 60)
-        row = rows.get(key) or rows.setdefault(key, _new_holding(book_id, key))
-        _holding_add(row, trade)
-    rows_update([rows[key] for key in existing], _HOLDING_FIELDS)
-    ClosedTradeHolding.objects.bulk_create([row for key, row in rows.items() if key not in existing])
+        _holding_add(rows.get(key) or rows.setdefault(key, _new_holding(book_id, key)), trade)
+    rows_add([rows[key] for key in sorted(rows)], unique=["book", "month", "minute"], sums=_HOLDING_FIELDS)
 
 
 def _days_add(book_id: int, trades: list[_Closed]) -> set[date]:
