@@ -466,8 +466,10 @@ def open_trade_rows(*, book, period: Period) -> list[dict]:
     return result
 
 
-def metrics_compute(*, book, period: Period, equity: Decimal | None = None) -> dict:
-    """All metrics of one book over `period` as one JSON-ready dict; money as strings of cents."""
+def metrics_compute(*, book, period: Period, equity: Decimal | None = None, with_open: bool = True) -> dict:
+    """All metrics of one book over `period` as one JSON-ready dict; money as strings of cents.
+    Without `with_open`, the trades open now are left out (a caller that has them at another
+    moment, a past close, adds its own)."""
     equity = Decimal(book.starting_equity if equity is None else equity)
     # From the closed-trade summaries: a few rows a month, one a day.
     folded = _Breakdown.fold(_by_symbol_and_reason(book=book, period=period))
@@ -482,7 +484,7 @@ def metrics_compute(*, book, period: Period, equity: Decimal | None = None) -> d
     net = units_to_money(t["net"])
     drawdown = units_to_money(drawdown_units)
     sharpe = sharpe_ratio(daily, equity=equity)
-    open_rows = open_trade_rows(book=book, period=period)
+    open_rows = open_trade_rows(book=book, period=period) if with_open else []
     unrealized = [Decimal(r["unrealized_pnl"]) for r in open_rows if r["unrealized_pnl"] is not None]
 
     return {

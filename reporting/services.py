@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from trading import sessions
+from trading.bulk import row_upsert
 from trading.files import write_atomically
 from trading.models import Book
 from trading.money import to_cents
@@ -36,11 +37,11 @@ def report_generate(*, book: Book | None = None, day: date) -> DailyReport:
     """
     book = book or book_default()
     period = Period.day(day)
-    metrics = metrics_compute(book=book, period=period)
     # A close the book has not reached yet (today, mid-session) has no snapshot: the report then
     # shows what is open now, at the latest marks.
     reached = sessions.is_session(day) and book.clock is not None and book.clock >= session_close_moment(day)
     snapshot = snapshot_for(book=book, day=day) if reached else None
+    metrics = metrics_compute(book=book, period=period, with_open=snapshot is None)
     if snapshot is not None:
         open_rows = snapshot.positions
         metrics.update(
@@ -66,26 +67,24 @@ def report_generate(*, book: Book | None = None, day: date) -> DailyReport:
     write_atomically(markdown_path, markdown)
     write_atomically(csv_path, csv_text)
 
-    report, created = DailyReport.objects.update_or_create(
+    report = DailyReport(
         book=book,
         day=day,
-        defaults={
-            "trade_count": metrics["trade_count"],
-            "net_pnl": Decimal(metrics["net_pnl"]),
-            "metrics": metrics,
-            "curve": curve,
-            "markdown": markdown,
-            "csv": csv_text,
-            "markdown_path": str(markdown_path),
-            "csv_path": str(csv_path),
-            "generated_at": timezone.now(),
-        },
+        trade_count=metrics["trade_count"],
+        net_pnl=Decimal(metrics["net_pnl"]),
+        metrics=metrics,
+        curve=curve,
+        markdown=markdown,
+        csv=csv_text,
+        markdown_path=str(markdown_path),
+        csv_path=str(csv_path),
+        generated_at=timezone.now(),
     )
+    row_upsert(report, unique=["book", "day"])
     log.info(
         "report_generated",
         book=book.name,
         day=day.isoformat(),
-        created=created,
         trades=metrics["trade_count"],
         net_pnl=metrics["net_pnl"],
         path=str(markdown_path),

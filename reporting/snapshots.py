@@ -22,6 +22,7 @@ from django.db.models import Q, Sum
 from trading import sessions
 from trading.brokers import brokers
 from trading.brokers.base import mark_price
+from trading.bulk import row_upsert
 from trading.models import Book, Trade
 from trading.money import ZERO, to_cents, to_money, to_price
 
@@ -84,20 +85,18 @@ def snapshot_take(*, book: Book, day: date) -> DailySnapshot:
         commissions += trade.commission
         rows.append(_open_row(trade, mark, moment if mark is not None else None, pnl))
     cash = book.starting_equity + realized - cost - commissions
-    snapshot, _ = DailySnapshot.objects.update_or_create(
+    snapshot = DailySnapshot(
         book=book,
         day=day,
-        defaults={
-            "marked_at": moment,
-            "positions": rows,
-            "open_trade_ids": [t.pk for t in open_trades],
-            "cash": to_money(cash),
-            "realized_pnl": to_money(realized),
-            "unrealized_pnl": to_money(unrealized),
-            "equity": to_money(book.starting_equity + realized + unrealized - commissions),
-        },
+        marked_at=moment,
+        positions=rows,
+        open_trade_ids=[t.pk for t in open_trades],
+        cash=to_money(cash),
+        realized_pnl=to_money(realized),
+        unrealized_pnl=to_money(unrealized),
+        equity=to_money(book.starting_equity + realized + unrealized - commissions),
     )
-    return snapshot
+    return row_upsert(snapshot, unique=["book", "day"])
 
 
 def _open_row(trade: Trade, mark: Decimal | None, marked_at: datetime | None, pnl: Decimal | None) -> dict:
