@@ -95,7 +95,6 @@ def _replay_plan(plan: list[Occurrence], *, book: Book, config, result: ReplayRe
         worked_by = next((o for o in plan[index:] if o.job not in PREFLIGHT_OF), occurrence)
         for outcome in _record_quiet(quiet, book=book, worked_by=worked_by):
             _count(result, outcome, on_occurrence)
-        book.refresh_from_db(fields=["clock"])
         outcome = job_run(job=occurrence.job, book=book, intended=occurrence.at, now=occurrence.at, config=config)
         _count(result, outcome, on_occurrence, label=occurrence.label)
         index += 1
