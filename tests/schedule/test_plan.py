@@ -10,7 +10,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 
 from tests.schedule.factories import ExtraClosureFactory
-from trading.schedule.plan import ScheduleConfig
+from trading import sessions
+from trading.schedule.plan import ScheduleConfig, session_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +174,13 @@ def test_the_default_output_is_one_line_per_session_naming_closures(schedule_set
     verbose = StringIO()
     call_command("schedule_plan", "--from", "2026-12-21", "--to", "2026-12-21", "--verbose", stdout=verbose)
     assert verbose.getvalue().count("mark") >= 78
+
+
+def test_a_session_plan_is_worked_out_once_and_each_caller_gets_its_own_list(schedule_settings):
+    session = sessions.session(date(2026, 11, 20))
+    config = ScheduleConfig.from_settings()
+    first = session_plan(session, config)
+    first.clear()
+    assert session_plan(session, config) == session_plan(session, ScheduleConfig.from_settings()) != []
+    every_15 = ScheduleConfig.from_settings({**schedule_settings, "mark_every_minutes": 15})
+    assert Counter(o.job for o in session_plan(session, every_15))["mark"] == 26

@@ -8,6 +8,7 @@ on by `trading.schedule.selectors`.
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -126,19 +127,26 @@ def mark_times(session: Session, every: timedelta) -> list[datetime]:
 
 def session_plan(session: Session, config: ScheduleConfig) -> list[Occurrence]:
     """Every occurrence of every job in one session, in time order."""
+    # Every job a scheduler or a replay runs asks for its session's plan: worked out once.
+    return list(_session_plan(session, tuple(sorted(config.times.items())), config.mark_every))
+
+
+@lru_cache(maxsize=16)
+def _session_plan(
+    session: Session, times: tuple[tuple[str, time], ...], mark_every: timedelta
+) -> tuple[Occurrence, ...]:
+    wall = dict(times)
     occurrences = []
     for job in DAILY_JOBS:
-        at = new_york_moment(session.day, config.times[job])
-        scan_at = new_york_moment(session.day, config.times[PREFLIGHT_OF.get(job, job)])
+        at = new_york_moment(session.day, wall[job])
+        scan_at = new_york_moment(session.day, wall[PREFLIGHT_OF.get(job, job)])
         if (job in SCAN_JOBS or job in PREFLIGHT_OF) and not (session.open <= scan_at < session.close):
             continue  # a scan set after an early close has no market to scan, nor its pre-flight
         occurrences.append(Occurrence(job=job, session_date=session.day, at=at))
-    occurrences += [
-        Occurrence(job=Job.MARK, session_date=session.day, at=at) for at in mark_times(session, config.mark_every)
-    ]
+    occurrences += [Occurrence(job=Job.MARK, session_date=session.day, at=at) for at in mark_times(session, mark_every)]
     # At one moment a mark goes first: a scan, the reconciliation and the report then see the book
     # brought up to that moment (the 16:00 mark takes in the day's last fills before reconciling).
-    return sorted(occurrences, key=lambda o: (o.at, -1 if o.job == Job.MARK else DAILY_JOBS.index(o.job)))
+    return tuple(sorted(occurrences, key=lambda o: (o.at, -1 if o.job == Job.MARK else DAILY_JOBS.index(o.job))))
 
 
 def occurrence_at_or_before(session: Session, job: str, moment: datetime, config: ScheduleConfig) -> Occurrence | None:
