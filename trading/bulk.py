@@ -112,8 +112,8 @@ def objects_create(objects) -> list:
     concrete column, each field's `pre_save` (auto_now stamps), ids set from RETURNING in the
     order given (as Django's own bulk insert relies on), no signals. It costs about half as
     much: the statement is built once per batch size, and each value converted with the
-    connection itself. Falls back to bulk_create where that would do more (a database without
-    RETURNING on a multi-row insert, a value that is an expression)."""
+    connection itself. Falls back to bulk_create where that would do more (an id given, a
+    database without RETURNING on a multi-row insert, a value that is an expression)."""
     objects = list(objects)
     if not objects:
         return objects
@@ -125,6 +125,7 @@ def objects_create(objects) -> list:
     rows = [[field.pre_save(obj, add=True) for field in columns] for obj in objects]
     if (
         meta.auto_field is None
+        or any(obj.pk is not None for obj in objects)
         or not db.features.can_return_rows_from_bulk_insert
         or any(hasattr(value, "resolve_expression") for row in rows for value in row)
     ):

@@ -108,6 +108,13 @@ def test_a_value_that_is_an_expression_goes_through_bulk_create():
     assert Order.objects.get(pk=order.pk).quantity == 7
 
 
+def test_an_object_given_its_id_is_stored_under_it():
+    run = PipelineRunFactory()
+    order = _order(run, TradeFactory(book=run.book, run=run), "given", id=987_654)
+    objects_create([order])
+    assert Order.objects.get(pk=987_654).client_order_ref == "given"
+
+
 def test_nothing_to_create_sends_nothing():
     with CaptureQueriesContext(connection) as queries:
         assert objects_create([]) == []
