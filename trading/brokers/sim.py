@@ -185,7 +185,7 @@ class SimBroker(BaseBroker):
         from trading.sim.models import SimOrder
 
         working = SimOrder.objects.filter(account=self._account_row, status=SimOrder.Status.WORKING)
-        return [self._state(order) for order in working.order_by("id")]
+        return _states(working.order_by("id"))
 
     def find_orders(self, order_refs: list[str], *, broker_order_ids=None) -> list[OrderState]:
         # SIM always keeps our ref: the broker ids add nothing.
@@ -193,7 +193,7 @@ class SimBroker(BaseBroker):
 
         # Refs are never empty: saying so lets the database seek on the unique (account, ref) index.
         found = SimOrder.objects.filter(account=self._account_row, order_ref__in=order_refs).exclude(order_ref="")
-        return [self._state(order) for order in found.order_by("id")]
+        return _states(found.order_by("id"))
 
     def executions(self, since: datetime | None = None, *, broker_order_ids=None, order_refs=None) -> list[Execution]:
         from trading.sim.models import SimExecution, SimOrder
@@ -204,10 +204,9 @@ class SimBroker(BaseBroker):
             # Through the orders asked for, by their unique refs: never the account's whole history.
             orders = SimOrder.objects.filter(account=self._account_row, order_ref__in=list(order_refs))
             rows = SimExecution.objects.filter(order__in=orders.exclude(order_ref="").values("pk"))
-        rows = rows.select_related("order")
         if since is not None:
             rows = rows.filter(executed_at__gte=since)
-        return [self._execution(e) for e in rows.order_by("executed_at", "id")]
+        return _executions(rows.order_by("executed_at", "id"))
 
     def positions(self) -> list[BrokerPosition]:
         from trading.sim.models import SimPosition
@@ -255,3 +254,54 @@ class SimBroker(BaseBroker):
             commission=execution.commission,
             time=execution.executed_at,
         )
+
+
+# Reports read as values, not as model instances: a sync asks for every working order and each
+# awaited execution, and builds its own records from a few of their columns.
+_STATE_COLUMNS = (
+    "order_ref", "pk", "symbol", "side", "order_type", "quantity", "status", "filled_quantity", "limit_price",
+    "stop_price", "reason",
+)  # fmt: skip
+_EXECUTION_COLUMNS = (
+    "exec_id", "order__order_ref", "order_id", "symbol", "side", "quantity", "price", "commission", "executed_at",
+)  # fmt: skip
+
+
+def _states(orders) -> list[OrderState]:
+    return [
+        OrderState(
+            order_ref=ref,
+            broker_order_id=str(pk),
+            symbol=symbol,
+            side=side,
+            order_type=order_type,
+            quantity=quantity,
+            status=_SIM_TO_BOOK_STATUS[status],
+            filled_quantity=filled,
+            limit_price=limit,
+            stop_price=stop,
+            message=reason,
+        )  # fmt: skip
+        for ref, pk, symbol, side, order_type, quantity, status, filled, limit, stop, reason in orders.values_list(
+            *_STATE_COLUMNS
+        )
+    ]
+
+
+def _executions(executions) -> list[Execution]:
+    return [
+        Execution(
+            exec_id=exec_id,
+            order_ref=ref,
+            broker_order_id=str(order_id),
+            symbol=symbol,
+            side=side,
+            quantity=quantity,
+            price=price,
+            commission=commission,
+            time=at,
+        )  # fmt: skip
+        for exec_id, ref, order_id, symbol, side, quantity, price, commission, at in executions.values_list(
+            *_EXECUTION_COLUMNS
+        )
+    ]
