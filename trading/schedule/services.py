@@ -18,6 +18,7 @@ from django_q.models import Schedule
 
 from trading import sessions
 from trading.alerts import alert_raise
+from trading.bulk import objects_create, rows_update
 from trading.models import Alert, Book, PipelineRun
 from trading.services.arming import alert_expired_arms
 from trading.services.books import book_default
@@ -80,7 +81,7 @@ def slot_claim(
     finished = now if status != JobSlot.Status.RUNNING else None
     try:
         with transaction.atomic():
-            return JobSlot.objects.create(
+            slot = JobSlot(
                 book=book,
                 job=occurrence.job,
                 session_date=occurrence.session_date,
@@ -91,6 +92,7 @@ def slot_claim(
                 message=message,
                 worker=_worker(),
             )
+            return objects_create([slot])[0]
     except IntegrityError:
         return None
 
@@ -110,7 +112,8 @@ def slot_finish(
     slot.details = details or {}
     slot.pipeline_run = pipeline_run
     slot.finished_at = now or timezone.now()
-    slot.save(update_fields=["status", "message", "details", "pipeline_run", "finished_at"])
+    # Written as rows_update writes: one UPDATE, without save()'s signals (a slot has no receivers).
+    rows_update([slot], ["status", "message", "details", "pipeline_run", "finished_at"])
     return slot
 
 

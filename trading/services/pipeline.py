@@ -264,7 +264,7 @@ def _run_steps(run, broker: BaseBroker, *, options: RunOptions, risk: RiskConfig
     moment, label = broker.market_moment(options.at, now)
     book_clock_refuse_earlier(book=run.book, at=moment)
     run.market_time, run.market_time_label = moment, label
-    run.save(update_fields=["dry_run", "account_id", "market_time", "market_time_label"])
+    rows_update([run], ["dry_run", "account_id", "market_time", "market_time_label"])
 
     broker.advance_to(moment)
     book_clock_advance(book=run.book, at=moment)

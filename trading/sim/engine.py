@@ -244,7 +244,7 @@ def _accept(account: SimAccount, brackets: list[BracketRequest], *, at, market, 
         objects_create([child for exits in children for child in exits])
         executions = {e.order_id: e for e in _record_executions(account, fills, schedule)}
         _advance_clock(account, at)
-        account.save(update_fields=["cash", "clock"])
+        rows_update([account], ["cash", "clock"])
     return {
         parent.order_ref: ([parent, *exits], [executions[parent.pk]] if parent.pk in executions else [])
         for parent, exits in zip(parents, children, strict=True)
@@ -395,7 +395,7 @@ def sim_advance(*, account: SimAccount, at: datetime, market, slippage_bps: Deci
         before = (account.cash, account.clock)
         _advance_clock(account, at)
         if (account.cash, account.clock) != before:
-            account.save(update_fields=["cash", "clock"])
+            rows_update([account], ["cash", "clock"])
 
 
 def sim_cancel(*, account: SimAccount, order_ref: str) -> SimOrder | None:
