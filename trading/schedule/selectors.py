@@ -1,5 +1,6 @@
 """Read-only questions about the trading day: is it a session, what is planned, what came of it."""
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -31,9 +32,35 @@ def schedule_name(job: str) -> str:
 
 def trading_session(*, day: date) -> Session | None:
     """The NYSE session on `day`, or None on weekends, holidays and extra closures."""
-    if not sessions.is_session(day) or ExtraClosure.objects.filter(day=day).exists():
+    if not sessions.is_session(day) or _extra_closure_on(day):
         return None
     return sessions.session(day)
+
+
+# Every job asks whether its day was closed by hand, seven times a session. A day found open is
+# believed for a second: a closure added meanwhile by another process is seen a second later, as
+# if it had been added then. One added or removed in this process is seen at once (signals).
+OPEN_DAY_BELIEVED_SECONDS = 1.0
+_days_found_open: dict[date, float] = {}
+
+
+def _extra_closure_on(day: date) -> bool:
+    found = _days_found_open.get(day)
+    if found is not None and time.monotonic() - found < OPEN_DAY_BELIEVED_SECONDS:
+        return False
+    closed = ExtraClosure.objects.filter(day=day).exists()
+    if closed:
+        _days_found_open.pop(day, None)
+    else:
+        if len(_days_found_open) >= 64:
+            _days_found_open.clear()
+        _days_found_open[day] = time.monotonic()
+    return closed
+
+
+def closures_changed(**kwargs) -> None:
+    """An extra closure was saved or deleted here: ask the database again for every day."""
+    _days_found_open.clear()
 
 
 def plan_between(*, start: date, end: date, config: ScheduleConfig | None = None) -> list[Occurrence]:
