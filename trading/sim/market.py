@@ -145,6 +145,15 @@ class PathMarket:
         """While a replay reads these sessions in order: a market may build them ahead."""
         yield
 
+    def session_columns(self, day: date) -> "SessionColumns | None":
+        """Every symbol's session `day` as arrays (a scan reads one minute of all of them), or
+        None: a market that keeps no such arrays is read path by path."""
+        return None
+
+    def quotes(self, symbols: list[str], at: datetime) -> dict[str, Quote]:
+        """`quote` of each symbol (a market holding the session's arrays reads them all at once)."""
+        return {symbol: self.quote(symbol, at) for symbol in symbols}
+
     def quote(self, symbol: str, at: datetime) -> Quote:
         if symbol not in self:
             return Quote(symbol=symbol, error="unknown symbol")
@@ -154,25 +163,33 @@ class PathMarket:
             return Quote(symbol=symbol, error=f"no market data for {current.day.isoformat()}")
         index = path.index_at(at)
         bid, ask = path.bid_ask(index)
-        last = to_price(round(float(path.mid[index]), 2))
-        moment = min(at, current.close)
-        quote_time = current.open + timedelta(minutes=index) if moment >= current.open else moment
-        defect = int(path.defects[index])
-        if defect == 1:
-            bid = None
-        elif defect == 2:
-            bid, ask = ask + CENT, bid
-        elif defect == 3:
-            last = Decimal(0)
-        return Quote(
-            symbol=symbol,
-            bid=bid,
-            ask=ask,
-            last=last,
-            volume=int(path.cumulative_volume[index]),
-            prev_close=to_price(round(path.prev_close, 2)),
-            time=quote_time,
-        )
+        return _quote(
+            symbol, current, at, index, bid, ask, path.mid[index], path.defects[index], path.cumulative_volume[index],
+            path.prev_close,
+        )  # fmt: skip
+
+
+def _quote(symbol, current, at, index, bid, ask, mid, defect, volume, prev_close) -> Quote:
+    """A quote of minute `index` of session `current` (asked at `at`), with that minute's defect."""
+    last = to_price(round(float(mid), 2))
+    moment = min(at, current.close)
+    quote_time = current.open + timedelta(minutes=index) if moment >= current.open else moment
+    defect = int(defect)
+    if defect == 1:
+        bid = None
+    elif defect == 2:
+        bid, ask = ask + CENT, bid
+    elif defect == 3:
+        last = Decimal(0)
+    return Quote(
+        symbol=symbol,
+        bid=bid,
+        ask=ask,
+        last=last,
+        volume=int(volume),
+        prev_close=to_price(round(float(prev_close), 2)),
+        time=quote_time,
+    )
 
 
 class SyntheticMarket(PathMarket):
@@ -196,6 +213,7 @@ class SyntheticMarket(PathMarket):
         self._blocks: OrderedDict[tuple, _Block] = OrderedDict()
         self._cache_limit = max(4 * self.universe_size, 2000)
         self._ahead = None
+        self._columns: OrderedDict[date, SessionColumns] = OrderedDict()
 
     def label(self) -> str:
         return f"synthetic market, seed {self.seed}, {len(self.symbols)} symbols"
@@ -252,7 +270,9 @@ class SyntheticMarket(PathMarket):
         if missing and self._ahead is not None:
             missing = self._take_ahead(day, found, missing)
         if missing:
-            for path in self._build_day_paths(missing, day):
+            arrays = self._build_day_arrays(missing, day)
+            self._keep_columns(arrays)
+            for path in _paths_of(arrays):
                 self._paths[(path.symbol, day)] = found[path.symbol] = path
         # Evicting the oldest may drop paths this call found cached: they are in `found`.
         while len(self._paths) > max(self._cache_limit, len(found)):
@@ -264,12 +284,59 @@ class SyntheticMarket(PathMarket):
         arrays = self._ahead.take(day)
         if arrays is None:
             return missing
+        self._keep_columns(arrays)
         for path in _paths_of(arrays):
             self._paths[(path.symbol, day)] = path
         for symbol in missing:
             if (path := self._paths.get((symbol, day))) is not None:
                 found[symbol] = path
         return [symbol for symbol in missing if symbol not in found]
+
+    def session_columns(self, day: date) -> "SessionColumns":
+        if day not in self._columns:
+            self.day_paths(self.symbols, day)  # takes or builds the session, whole, if no path is cached
+        if day not in self._columns:  # its paths were cached one by one: the same paths, built together
+            self._keep_columns(self._build_day_arrays(list(self.symbols), day))
+        return self._columns[day]
+
+    def quotes(self, symbols: list[str], at: datetime) -> dict[str, Quote]:
+        """Every known symbol's bid and ask worked out together, from the session's arrays: the
+        same arithmetic as `DayPath.touches`, element by element, so the same quotes as `quote`."""
+        current = sessions.session_at_or_before(at)
+        known = [symbol for symbol in symbols if symbol in self]
+        if len(known) < 2:
+            return super().quotes(symbols, at)
+        columns = self.session_columns(current.day)
+        index = columns.index_at(at)
+        rows = np.array([columns.row_of[symbol] for symbol in known])
+        mid = columns.mid[rows, index]
+        width = np.maximum(np.round(mid * columns.spread_bps[rows, index] / 10_000, 2), 0.01)
+        bids = np.round(mid - width / 2, 2)
+        asks = np.round(bids + width, 2)
+        quoted = {
+            symbol: _quote(
+                symbol,
+                current,
+                at,
+                index,
+                to_price(bids[i]),
+                to_price(asks[i]),
+                mid[i],
+                columns.defects[row, index],
+                columns.cumulative_volume[row, index],
+                columns.prev_close[row],
+            )  # fmt: skip
+            for i, (symbol, row) in enumerate(zip(known, rows.tolist(), strict=True))
+        }
+        return {symbol: quoted.get(symbol) or self.quote(symbol, at) for symbol in symbols}
+
+    def _keep_columns(self, arrays: "_DayArrays") -> None:
+        """A session built for every symbol is kept as arrays too (the paths are views of them),
+        for the last few sessions."""
+        if arrays.symbols == self.symbols:
+            self._columns[arrays.session.day] = SessionColumns.of(arrays)
+            while len(self._columns) > 3:
+                self._columns.popitem(last=False)
 
     @contextmanager
     def building_ahead(self, days: list[date]):
@@ -287,9 +354,6 @@ class SyntheticMarket(PathMarket):
         finally:
             builder, self._ahead = self._ahead, None
             builder.close()
-
-    def _build_day_paths(self, symbols: list[str], day: date) -> list[DayPath]:
-        return _paths_of(self._build_day_arrays(symbols, day))
 
     def _build_day_arrays(self, symbols: list[str], day: date) -> "_DayArrays":
         """Each symbol's draws come from its own generator, seeded by (seed, symbol, day), in the
@@ -360,6 +424,39 @@ class _DayArrays:
     cumulative_volume: np.ndarray
     log_prev_close: np.ndarray
     defects: np.ndarray
+
+
+@dataclass(frozen=True)
+class SessionColumns:
+    """Every symbol's session as arrays, one row per symbol (in `symbols` order): for reading one
+    minute of all of them at once. `prev_close` holds each path's own `prev_close`."""
+
+    symbols: np.ndarray
+    session: sessions.Session
+    mid: np.ndarray
+    spread_bps: np.ndarray
+    cumulative_volume: np.ndarray
+    defects: np.ndarray
+    prev_close: np.ndarray
+    row_of: dict[str, int]
+
+    @classmethod
+    def of(cls, arrays: _DayArrays) -> "SessionColumns":
+        return cls(
+            np.array(arrays.symbols),
+            arrays.session,
+            arrays.mid,
+            arrays.spread_bps,
+            arrays.cumulative_volume,
+            arrays.defects,
+            np.array([math.exp(value) for value in arrays.log_prev_close]),  # as DayPath's, bit for bit
+            {symbol: row for row, symbol in enumerate(arrays.symbols)},
+        )
+
+    def index_at(self, at: datetime) -> int:
+        """As `DayPath.index_at`: the minute of `at`, within the session."""
+        minutes = int((at - self.session.open).total_seconds() // 60)
+        return min(max(minutes, 0), self.mid.shape[1] - 1)
 
 
 def _paths_of(arrays: _DayArrays) -> list[DayPath]:

@@ -211,3 +211,42 @@ def test_asking_for_many_paths_when_the_cache_is_full_returns_every_one():
     market.day_paths(list(market.symbols), date(2026, 11, 20))
     again = market.day_paths(list(market.symbols), early)  # some evicted, some still cached
     assert list(again) == list(market.symbols) and all(path.session.day == early for path in again.values())
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(
+    day=st.sampled_from([date(2026, 11, 20), date(2026, 11, 27), date(2025, 3, 10)]),
+    minute=st.integers(min_value=-30, max_value=420),
+    scan_code=st.sampled_from(["TOP_PERC_GAIN", "TOP_PERC_LOSE", "MOST_ACTIVE"]),
+    above_price=st.sampled_from([Decimal(0), Decimal(5), Decimal("20.5"), Decimal(300)]),
+    above_volume=st.sampled_from([0, 100_000, 5_000_000]),
+    max_results=st.integers(min_value=1, max_value=60),
+)
+def test_a_scan_of_whole_session_arrays_lists_what_the_scan_path_by_path_lists(
+    day, minute, scan_code, above_price, above_volume, max_results
+):
+    broker = SimBroker(seed=20240101, universe_size=500)  # a scan reads the market only: no account
+    at = sessions.session(day).open + timedelta(minutes=minute)
+    asked = dict(at=at, scan_code=scan_code, above_price=above_price, above_volume=above_volume, max_results=max_results)  # fmt: skip
+    assert broker.market.session_columns(day) is not None
+    by_arrays = broker.scan(**asked)
+    broker.market.session_columns = lambda day: None  # the same paths, read one by one
+    try:
+        assert broker.scan(**asked) == by_arrays
+    finally:
+        del broker.market.session_columns  # the market is shared by every broker of its seed
+
+
+@hsettings(max_examples=25, deadline=None)
+@given(
+    day=st.sampled_from([date(2026, 11, 20), date(2026, 11, 27), date(2025, 3, 10)]),
+    minute=st.integers(min_value=-30, max_value=420),
+    extra=st.sampled_from([[], ["NOPE"], ["SPY"]]),
+)
+def test_quotes_read_together_are_the_quotes_read_one_by_one(day, minute, extra):
+    market = SimBroker(seed=20240101, universe_size=500).market
+    at = sessions.session(day).open + timedelta(minutes=minute)
+    symbols = [*market.symbols, *extra]
+    together = market.quotes(symbols, at)
+    assert list(together) == list(dict.fromkeys(symbols))
+    assert together == {symbol: market.quote(symbol, at) for symbol in symbols}
