@@ -121,6 +121,31 @@ def test_a_running_run_blocks_a_second_one(morning):
         pipeline_run(RunOptions(at=morning))
 
 
+def test_a_slot_taken_by_a_finished_run_is_refused_naming_it(morning):
+    first = pipeline_run(RunOptions(at=morning, slot="opening_scan:2026-11-20"))
+    with pytest.raises(AlreadyRunning, match=f"already ran: slot opening_scan:2026-11-20 was taken by run {first.short_id}"):  # fmt: skip
+        pipeline_run(RunOptions(at=morning, slot="opening_scan:2026-11-20"))
+    assert PipelineRun.objects.count() == 1
+
+
+def test_a_slot_taken_while_another_run_holds_the_book_names_the_slot(morning):
+    first = pipeline_run(RunOptions(at=morning, slot="opening_scan:2026-11-20"))
+    run_start(book=book_default(), backend="sim", armed=False, trigger="manual", parameters={})
+    with pytest.raises(AlreadyRunning, match=f"slot opening_scan:2026-11-20 was taken by run {first.short_id}"):
+        pipeline_run(RunOptions(at=morning, slot="opening_scan:2026-11-20"))
+
+
+def test_a_dead_run_is_not_retired_by_a_claim_of_a_slot_already_taken(morning):
+    pipeline_run(RunOptions(at=morning, slot="opening_scan:2026-11-20"))
+    stale = run_start(book=book_default(), backend="sim", armed=False, trigger="manual", parameters={})
+    stale.parameters["worker"]["pid"] = 2**22 + 12345  # no such process
+    stale.save()
+    with pytest.raises(AlreadyRunning, match="already ran"):
+        pipeline_run(RunOptions(at=morning, slot="opening_scan:2026-11-20"))
+    stale.refresh_from_db()
+    assert stale.status == PipelineRun.Status.RUNNING  # the refused claim changed nothing
+
+
 def test_a_run_whose_process_died_is_retired(morning):
     stale = run_start(book=book_default(), backend="sim", armed=False, trigger="manual", parameters={})
     stale.parameters["worker"]["pid"] = 2**22 + 12345  # no such process

@@ -103,14 +103,13 @@ def run_start(
     lease = timedelta(seconds=settings.TRADE_LABS_RUN_LEASE_SECONDS)
     try:
         with transaction.atomic():
-            if slot and (taken := _slot_taken(book, slot)):
-                raise taken
+            # A slot already taken is found by its unique constraint at the insert (IntegrityError
+            # below), not looked up first: the usual claim is one statement fewer.
             for running in PipelineRun.objects.select_for_update().filter(book=book, status=PipelineRun.Status.RUNNING):
                 dead = process_is_gone(running.parameters.get("worker", {}))
                 expired = running.lease_expires_at is not None and running.lease_expires_at < now
                 if not (dead or expired):
-                    # Under READ COMMITTED the slot check above may have run before this
-                    # holder committed; now that we waited on its row, name the slot if it holds it.
+                    # A live run holds the book: name the slot if it (or another run) holds it too.
                     raise (slot and _slot_taken(book, slot)) or AlreadyRunning(
                         f"already running: run {running.short_id} in book {book.name} started "
                         f"{timezone.localtime(running.started_at):%Y-%m-%d %H:%M:%S %Z}; try again when it finishes"
@@ -149,12 +148,20 @@ def run_heartbeat(run: PipelineRun) -> None:
     PipelineRun.objects.filter(pk=run.pk).update(lease_expires_at=run.lease_expires_at)
 
 
+# Everything a run's steps change on the run after it started (the broker's account and the
+# market moment are also written as soon as they are known).
+RUN_OUTCOME_FIELDS = [
+    "status", "error", "finished_at", "lease_expires_at", "dry_run", "account_id", "market_time", "market_time_label",
+    "scanned_count", "scored_count", "rejected_count", "executed_count",
+]  # fmt: skip
+
+
 def run_finish(run: PipelineRun, *, status: str, error: str = "") -> None:
     run.status = status
     run.error = error[:5000]
     run.finished_at = timezone.now()
     run.lease_expires_at = None
-    run.save()
+    rows_update([run], RUN_OUTCOME_FIELDS)
     log.info("run_finished", status=status, error=error or None)
 
 
