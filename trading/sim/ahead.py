@@ -123,7 +123,7 @@ class PathsAhead:
 
 
 def _widen(pipe) -> None:
-    """A session is about 6 MB: through a pipe of the default 64 KiB it would take a hundred
+    """A session is about 5 MB: through a pipe of the default 64 KiB it would take eighty
     round trips between the two processes; Linux lets a pipe hold up to 1 MiB."""
     try:
         import fcntl
