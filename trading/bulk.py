@@ -1,10 +1,20 @@
-"""Writing many rows of one model at once, cheaper than Django offers.
+"""Writing rows of one model, cheaper than Django offers.
 
 `save(update_fields=...)` compiles a query per row, and `bulk_update` builds a CASE per field
 and row, which costs more to compile than the writes themselves. A book's fills, a SIM
 broker's orders and positions move a few rows at a time, thousands of times in a replay.
-`bulk_create` converts and places every value of every row; a replay's quiet marks are
-seventy rows a session that differ in two values.
+`bulk_create` compiles its INSERT at every call; a replay's quiet marks are seventy rows a
+session that differ in two values. `update_or_create` takes five statements for one row.
+
+- `rows_update`: write some fields of stored rows (save(update_fields) / bulk_update);
+- `objects_create`: insert new instances and learn their ids (bulk_create);
+- `rows_insert_new`: insert value tuples, leaving out those a unique constraint refuses;
+- `rows_add`: add totals into the stored rows with the same key (an upsert that sums);
+- `row_upsert`: store a row in place of the one with the same key (update_or_create).
+
+None sends signals: they are for models that have no receivers. A Trade has (its summaries);
+it is written here only as a new intent, which no summary counts, and by its fills, which keep
+the summaries themselves (`trading.services.book`).
 """
 
 from datetime import date
@@ -110,8 +120,8 @@ def _converted(value, converters, field, db):
 def objects_create(objects) -> list:
     """Insert new instances of one model, as `Model.objects.bulk_create(objects)` does: every
     concrete column, each field's `pre_save` (auto_now stamps), ids set from RETURNING in the
-    order given (as Django's own bulk insert relies on), no signals. It costs about half as
-    much: the statement is built once per batch size, and each value converted with the
+    order given (as Django's own bulk insert relies on), no signals. It costs about two thirds
+    as much: the statement is built once per batch size, and each value converted with the
     connection itself. Falls back to bulk_create where that would do more (an id given, a
     database without RETURNING on a multi-row insert, a value that is an expression)."""
     objects = list(objects)
