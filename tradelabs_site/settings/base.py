@@ -100,7 +100,7 @@ def _database_from_env() -> dict:
         return config
     timeout = env_int("TRADE_LABS_SQLITE_TIMEOUT", 20)
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "tradelabs_site.sqlite3",
         "NAME": env_str("TRADE_LABS_SQLITE_PATH", str(DATA_DIR / "tradelabs.sqlite3")),
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",
