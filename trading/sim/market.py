@@ -88,16 +88,21 @@ class DayPath:
     def touches(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
         """Bid and ask in whole cents from minute `first` to `last` (inclusive): the spread is
         the quoted width rounded to the cent, never under one tick, around the mid."""
-        mid = self.mid[first : last + 1]
-        width = np.maximum(np.round(mid * self.spread_bps[first : last + 1] / 10_000, 2), 0.01)
-        bids = np.round(mid - width / 2, 2)
-        if self.low is not None:
-            bids = np.minimum(np.maximum(bids, self.low), self.high)
-        asks = np.round(bids + width, 2)
-        if self.high is not None:
-            # A bar's quotes stay within its range: the ask at most one tick above its high.
-            asks = np.maximum(np.minimum(asks, round(self.high + 0.01, 2)), np.round(bids + 0.01, 2))
-        return bids, asks
+        return _touches(self.mid[first : last + 1], self.spread_bps[first : last + 1], self.low, self.high)
+
+
+def _touches(mid: np.ndarray, spread_bps: np.ndarray, low: float | None = None, high: float | None = None):
+    """Bids and asks in whole cents around these mids (minutes of one path, or one minute of
+    several), each element worked out alone."""
+    width = np.maximum(np.round(mid * spread_bps / 10_000, 2), 0.01)
+    bids = np.round(mid - width / 2, 2)
+    if low is not None:
+        bids = np.minimum(np.maximum(bids, low), high)
+    asks = np.round(bids + width, 2)
+    if high is not None:
+        # A bar's quotes stay within its range: the ask at most one tick above its high.
+        asks = np.maximum(np.minimum(asks, round(high + 0.01, 2)), np.round(bids + 0.01, 2))
+    return bids, asks
 
 
 # The opening cross prints a share of the day's volume at 09:30 itself, so a scan at the
@@ -300,8 +305,8 @@ class SyntheticMarket(PathMarket):
         return self._columns[day]
 
     def quotes(self, symbols: list[str], at: datetime) -> dict[str, Quote]:
-        """Every known symbol's bid and ask worked out together, from the session's arrays: the
-        same arithmetic as `DayPath.touches`, element by element, so the same quotes as `quote`."""
+        """Every known symbol's bid and ask worked out together, from the session's arrays, by the
+        arithmetic `DayPath.touches` does: the same quotes as `quote`."""
         current = sessions.session_at_or_before(at)
         known = [symbol for symbol in symbols if symbol in self]
         if len(known) < 2:
@@ -310,9 +315,7 @@ class SyntheticMarket(PathMarket):
         index = columns.index_at(at)
         rows = np.array([columns.row_of[symbol] for symbol in known])
         mid = columns.mid[rows, index]
-        width = np.maximum(np.round(mid * columns.spread_bps[rows, index] / 10_000, 2), 0.01)
-        bids = np.round(mid - width / 2, 2)
-        asks = np.round(bids + width, 2)
+        bids, asks = _touches(mid, columns.spread_bps[rows, index])
         quoted = {
             symbol: _quote(
                 symbol,
@@ -325,7 +328,7 @@ class SyntheticMarket(PathMarket):
                 columns.defects[row, index],
                 columns.cumulative_volume[row, index],
                 columns.prev_close[row],
-            )  # fmt: skip
+            )
             for i, (symbol, row) in enumerate(zip(known, rows.tolist(), strict=True))
         }
         return {symbol: quoted.get(symbol) or self.quote(symbol, at) for symbol in symbols}
