@@ -303,7 +303,7 @@ def _states(orders) -> list[OrderState]:
             limit_price=limit,
             stop_price=stop,
             message=reason,
-        )  # fmt: skip
+        )
         for ref, pk, symbol, side, order_type, quantity, status, filled, limit, stop, reason in orders.values_list(
             *_STATE_COLUMNS
         )
@@ -322,7 +322,7 @@ def _executions(executions) -> list[Execution]:
             price=price,
             commission=commission,
             time=at,
-        )  # fmt: skip
+        )
         for exec_id, ref, order_id, symbol, side, quantity, price, commission, at in executions.values_list(
             *_EXECUTION_COLUMNS
         )

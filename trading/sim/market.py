@@ -306,12 +306,13 @@ class SyntheticMarket(PathMarket):
 
     def quotes(self, symbols: list[str], at: datetime) -> dict[str, Quote]:
         """Every known symbol's bid and ask worked out together, from the session's arrays, by the
-        arithmetic `DayPath.touches` does: the same quotes as `quote`."""
+        arithmetic `DayPath.touches` does: the same quotes as `quote`. Only when the session is
+        held whole already (a scan or a replay built it): quoting a few names never builds all."""
         current = sessions.session_at_or_before(at)
         known = [symbol for symbol in symbols if symbol in self]
-        if len(known) < 2:
+        columns = self._columns.get(current.day)
+        if len(known) < 2 or columns is None:
             return super().quotes(symbols, at)
-        columns = self.session_columns(current.day)
         index = columns.index_at(at)
         rows = np.array([columns.row_of[symbol] for symbol in known])
         mid = columns.mid[rows, index]

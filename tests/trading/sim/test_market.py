@@ -246,7 +246,19 @@ def test_a_scan_of_whole_session_arrays_lists_what_the_scan_path_by_path_lists(
 def test_quotes_read_together_are_the_quotes_read_one_by_one(day, minute, extra):
     market = SimBroker(seed=20240101, universe_size=500).market
     at = sessions.session(day).open + timedelta(minutes=minute)
+    market.session_columns(sessions.session_at_or_before(at).day)  # held whole: read together
     symbols = [*market.symbols, *extra]
     together = market.quotes(symbols, at)
     assert list(together) == list(dict.fromkeys(symbols))
     assert together == {symbol: market.quote(symbol, at) for symbol in symbols}
+
+
+MARKET_7 = SyntheticMarket(seed=7, universe_size=500)
+
+
+def test_quoting_a_few_names_never_builds_the_whole_session():
+    market = SyntheticMarket(seed=7, universe_size=500)
+    at = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
+    names = ["SPY", market.symbols[1], market.symbols[2]]
+    assert market.quotes(names, at) == {name: MARKET_7.quote(name, at) for name in names}
+    assert market._columns == {} and len(market._paths) == 3  # three paths built, not 500
