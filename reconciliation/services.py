@@ -23,6 +23,7 @@ from trading.brokers.base import BrokerError
 from trading.files import write_atomically
 from trading.models import Alert, Book, Fill, Order, Position, Trade
 from trading.money import ZERO, to_cents, to_money
+from trading.prepared import Prepared
 from trading.services.books import book_default, default_book_name
 
 from .models import Discrepancy, ReconciliationRun
@@ -63,11 +64,7 @@ class Finding:
 
 def expected_quantities(*, book: Book) -> dict[str, int]:
     """Per symbol, what the book's fills say it holds (computed in the database)."""
-    rows = (
-        Fill.objects.filter(book=book, order__dry_run=False)
-        .values("symbol")
-        .annotate(bought=Sum("quantity", filter=Q(side="BUY")), sold=Sum("quantity", filter=Q(side="SELL")))
-    )
+    rows = _HELD_BY_FILLS(book=book.pk)
     return {row["symbol"]: (row["bought"] or 0) - (row["sold"] or 0) for row in rows}
 
 
@@ -113,10 +110,7 @@ def _position_findings(
 
 
 def _book_working_orders(*, book: Book) -> dict[str, Order]:
-    return {
-        o.client_order_ref: o
-        for o in Order.objects.filter(book=book, dry_run=False, status__in=BOOK_WORKING).order_by("id")
-    }
+    return {o.client_order_ref: o for o in _WORKING_ORDERS(book=book.pk, statuses=list(BOOK_WORKING))}
 
 
 def _broker_states_of(broker, orders: list[Order]) -> dict[str, object]:
@@ -304,7 +298,7 @@ def reconciliation_run(*, book: Book | None = None, trigger: str = "manual") -> 
         )  # fmt: skip
         return run
     expected = {s: q for s, q in expected_quantities(book=book).items() if q}
-    ours_held = {p.symbol: p for p in Position.objects.filter(book=book, symbol__in=set(expected) | set(actual))}
+    ours_held = {p.symbol: p for p in _POSITIONS(book=book.pk, symbols=sorted(set(expected) | set(actual)))}
     tolerance = Decimal(str(settings.TRADE_LABS_RECONCILIATION["average_cost_tolerance_pct"]))
     findings = _position_findings(expected, ours_held, actual, tolerance) + _order_findings(
         ours=ours, broker_orders=broker_orders, done_at_broker=done_at_broker
@@ -378,3 +372,17 @@ def discrepancies_set_review(*, ids, status: str, note: str = "") -> int:
         discrepancy.save(update_fields=["review_status", "notes"])
         updated += 1
     return updated
+
+
+# What every reconciliation reads of the book, built once (see trading.prepared).
+_HELD_BY_FILLS = Prepared(
+    lambda book: (
+        Fill.objects.filter(book_id=book, order__dry_run=False)
+        .values("symbol")
+        .annotate(bought=Sum("quantity", filter=Q(side="BUY")), sold=Sum("quantity", filter=Q(side="SELL")))
+    )
+)
+_WORKING_ORDERS = Prepared(
+    lambda book, statuses: Order.objects.filter(book_id=book, dry_run=False, status__in=statuses).order_by("id")
+)
+_POSITIONS = Prepared(lambda book, symbols: Position.objects.filter(book_id=book, symbol__in=symbols))

@@ -21,6 +21,7 @@ from trading.brokers.base import (
     Quote,
     ScanResult,
 )
+from trading.prepared import Prepared
 
 SCAN_CODES = ("TOP_PERC_GAIN", "MOST_ACTIVE", "TOP_PERC_LOSE")
 
@@ -73,9 +74,7 @@ class SimBroker(BaseBroker):
     @property
     def sim_account(self):
         """The account as stored now (its cash moves with every fill)."""
-        account = self._account_row
-        account.refresh_from_db()
-        return account
+        return _ACCOUNT(pk=self._account_row.pk)[0]
 
     @property
     def _account_row(self):
@@ -89,10 +88,9 @@ class SimBroker(BaseBroker):
         """Raises SimClockPassed (permanent) when the moment is before this account's clock."""
         moment, label = self._resolve_moment(requested, now)
         from trading.sim.engine import sim_clock_refuse_earlier
-        from trading.sim.models import SimAccount
 
         # Read, not get_or_create: asking for a moment writes nothing, even for a new account.
-        clock = SimAccount.objects.filter(account_id=self.account_id).values_list("clock", flat=True).first()
+        clock = next(iter(_CLOCK(account_id=self.account_id)), None)
         sim_clock_refuse_earlier(clock=clock, at=moment)
         return moment, label
 
@@ -188,34 +186,30 @@ class SimBroker(BaseBroker):
         from trading.sim.models import SimOrder
 
         working = SimOrder.objects.filter(account=self._account_row, status=SimOrder.Status.WORKING)
-        return _states(working.order_by("id"))
+        return _states(working.order_by("id").values_list(*_STATE_COLUMNS))
 
     def find_orders(self, order_refs: list[str], *, broker_order_ids=None) -> list[OrderState]:
         # SIM always keeps our ref: the broker ids add nothing.
-        from trading.sim.models import SimOrder
-
-        # Refs are never empty: saying so lets the database seek on the unique (account, ref) index.
-        found = SimOrder.objects.filter(account=self._account_row, order_ref__in=order_refs).exclude(order_ref="")
-        return _states(found.order_by("id"))
+        return _states(_STATES_BY_REF(account=self._account_row.pk, refs=list(order_refs)))
 
     def executions(self, since: datetime | None = None, *, broker_order_ids=None, order_refs=None) -> list[Execution]:
-        from trading.sim.models import SimExecution, SimOrder
+        from trading.sim.models import SimExecution
 
+        if order_refs is not None and since is None:
+            return _executions(_EXECUTIONS_BY_REF(account=self._account_row.pk, refs=list(order_refs)))
         if order_refs is None:
             rows = SimExecution.objects.filter(account=self._account_row)
         else:
-            # Through the orders asked for, by their unique refs: never the account's whole history.
-            orders = SimOrder.objects.filter(account=self._account_row, order_ref__in=list(order_refs))
-            rows = SimExecution.objects.filter(order__in=orders.exclude(order_ref="").values("pk"))
+            rows = SimExecution.objects.filter(order__in=_orders_by_ref(self._account_row.pk, list(order_refs)))
         if since is not None:
             rows = rows.filter(executed_at__gte=since)
-        return _executions(rows.order_by("executed_at", "id"))
+        return _executions(rows.order_by("executed_at", "id").values_list(*_EXECUTION_COLUMNS))
 
     def positions(self) -> list[BrokerPosition]:
-        from trading.sim.models import SimPosition
-
-        held = SimPosition.objects.filter(account=self._account_row).exclude(quantity=0).order_by("symbol")
-        return [BrokerPosition(symbol=p.symbol, quantity=p.quantity, average_cost=p.average_cost) for p in held]
+        return [
+            BrokerPosition(symbol=symbol, quantity=quantity, average_cost=cost)
+            for symbol, quantity, cost in _POSITIONS_HELD(account=self._account_row.pk)
+        ]
 
     def advance_to(self, at: datetime) -> None:
         from trading.sim.engine import sim_advance
@@ -289,7 +283,7 @@ _EXECUTION_COLUMNS = (
 )  # fmt: skip
 
 
-def _states(orders) -> list[OrderState]:
+def _states(rows) -> list[OrderState]:
     return [
         OrderState(
             order_ref=ref,
@@ -304,13 +298,11 @@ def _states(orders) -> list[OrderState]:
             stop_price=stop,
             message=reason,
         )
-        for ref, pk, symbol, side, order_type, quantity, status, filled, limit, stop, reason in orders.values_list(
-            *_STATE_COLUMNS
-        )
+        for ref, pk, symbol, side, order_type, quantity, status, filled, limit, stop, reason in rows
     ]
 
 
-def _executions(executions) -> list[Execution]:
+def _executions(rows) -> list[Execution]:
     return [
         Execution(
             exec_id=exec_id,
@@ -323,7 +315,50 @@ def _executions(executions) -> list[Execution]:
             commission=commission,
             time=at,
         )
-        for exec_id, ref, order_id, symbol, side, quantity, price, commission, at in executions.values_list(
-            *_EXECUTION_COLUMNS
-        )
+        for exec_id, ref, order_id, symbol, side, quantity, price, commission, at in rows
     ]
+
+
+def _orders_by_ref(account: int, refs):
+    """The account's orders with these refs. Refs are never empty: saying so lets the database
+    seek on the unique (account, ref) index (a partial one)."""
+    from trading.sim.models import SimOrder
+
+    return SimOrder.objects.filter(account_id=account, order_ref__in=refs).exclude(order_ref="")
+
+
+def _account(pk):
+    from trading.sim.models import SimAccount
+
+    return SimAccount.objects.filter(pk=pk)
+
+
+def _clock(account_id):
+    from trading.sim.models import SimAccount
+
+    return SimAccount.objects.filter(account_id=account_id).values_list("clock", flat=True)
+
+
+def _executions_by_ref(account, refs):
+    """Through the orders asked for, by their unique refs: never the account's whole history."""
+    from trading.sim.models import SimExecution
+
+    executions = SimExecution.objects.filter(order__in=_orders_by_ref(account, refs).values("pk"))
+    return executions.order_by("executed_at", "id").values_list(*_EXECUTION_COLUMNS)
+
+
+def _positions_held(account):
+    from trading.sim.models import SimPosition
+
+    held = SimPosition.objects.filter(account_id=account).exclude(quantity=0).order_by("symbol")
+    return held.values_list("symbol", "quantity", "average_cost")
+
+
+# What a book's every job asks its SIM broker, built once (see trading.prepared).
+_ACCOUNT = Prepared(_account)
+_CLOCK = Prepared(_clock)
+_STATES_BY_REF = Prepared(
+    lambda account, refs: _orders_by_ref(account, refs).order_by("id").values_list(*_STATE_COLUMNS)
+)
+_EXECUTIONS_BY_REF = Prepared(_executions_by_ref)
+_POSITIONS_HELD = Prepared(_positions_held)

@@ -20,6 +20,7 @@ from trading import sessions
 from trading.alerts import alert_raise
 from trading.bulk import objects_create, rows_update
 from trading.models import Alert, Book, PipelineRun
+from trading.prepared import Param, PreparedUpdate
 from trading.services.arming import alert_expired_arms
 from trading.services.books import book_default
 
@@ -120,11 +121,18 @@ def slot_finish(
 def slots_expire_abandoned(*, book: Book, now: datetime) -> int:
     """Mark the book's slots whose worker died mid-job (django-q2 timeout, killed machine) as failed; never re-run them."""
     limit = timedelta(seconds=int(settings.Q_CLUSTER.get("timeout") or 0)) + ABANDON_MARGIN
-    return JobSlot.objects.filter(book=book, status=JobSlot.Status.RUNNING, claimed_at__lt=now - limit).update(
-        status=JobSlot.Status.FAILED,
-        finished_at=now,
-        message="abandoned: the worker stopped (timeout or crash) before recording an outcome; not re-run",
-    )
+    return _EXPIRE_ABANDONED(book=book.pk, claimed_before=now - limit, now=now)
+
+
+# Every job runs this first: built once (see trading.prepared).
+_EXPIRE_ABANDONED = PreparedUpdate(
+    lambda book, claimed_before: JobSlot.objects.filter(
+        book_id=book, status=JobSlot.Status.RUNNING, claimed_at__lt=claimed_before
+    ),
+    status=JobSlot.Status.FAILED,
+    finished_at=Param("now"),
+    message="abandoned: the worker stopped (timeout or crash) before recording an outcome; not re-run",
+)
 
 
 def job_run(

@@ -9,12 +9,12 @@ from decimal import Decimal
 
 import structlog
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
 from trading.brokers.base import BracketRequest, Execution, OrderState
 from trading.bulk import objects_create, rows_update
 from trading.models import Candidate, Fill, Order, OrderEvent, PipelineRun, Position, Side, Trade
 from trading.money import ZERO, to_money, to_price
+from trading.prepared import Prepared
 from trading.signals import trades_closed
 
 log = structlog.get_logger(__name__)
@@ -127,12 +127,7 @@ def order_apply_states(*, states: list[OrderState]) -> dict[str, Order]:
     if not states:
         return {}
     with transaction.atomic():
-        orders = {
-            order.client_order_ref: order
-            for order in Order.objects.select_for_update()
-            .filter(client_order_ref__in={s.order_ref for s in states})
-            .order_by("pk")
-        }
+        orders = {order.client_order_ref: order for order in _ORDERS_LOCKED(refs=sorted({s.order_ref for s in states}))}
         events: list[OrderEvent] = []
         changed: dict[int, Order] = {}
         for state in states:
@@ -227,24 +222,17 @@ class _FillBatch:
 
     def __init__(self, executions: list[Execution]):
         self.executions = executions
-        refs = {e.order_ref for e in executions}
-        self.orders = {
-            o.client_order_ref: o
-            for o in Order.objects.select_for_update().filter(client_order_ref__in=refs).order_by("pk")
+        self.orders = {o.client_order_ref: o for o in _ORDERS_LOCKED(refs=sorted({e.order_ref for e in executions}))}
+        self.recorded = set(_FILLS_RECORDED(exec_ids=[e.exec_id for e in executions]))
+        self.trades = {
+            t.pk: t for t in _TRADES_LOCKED(ids=sorted({o.trade_id for o in self.orders.values() if o.trade_id}))
         }
-        self.recorded = set(
-            Fill.objects.filter(exec_id__in=[e.exec_id for e in executions]).values_list("exec_id", flat=True)
-        )
-        trade_ids = {o.trade_id for o in self.orders.values() if o.trade_id}
-        self.trades = {t.pk: t for t in Trade.objects.select_for_update().filter(pk__in=trade_ids).order_by("pk")}
         held = {(o.book_id, o.symbol) for o in self.orders.values() if not o.dry_run}
         self.positions = {
             (p.book_id, p.symbol): p
-            for p in Position.objects.select_for_update()
-            .filter(book__in={book for book, _ in held}, symbol__in={symbol for _, symbol in held})
-            .order_by("pk")
+            for p in _POSITIONS_LOCKED(books=sorted({book for book, _ in held}), symbols=sorted({s for _, s in held}))
         }
-        self.exit_fills: dict[int, list[Fill]] = {}
+        self.exit_fills: dict[int, list[tuple[int, Decimal]]] = {}  # trade id → (quantity, price)
         self.stored_entry_filled: dict[int, int] | None = None
         self.fills: list[Fill] = []
         self.events: list[OrderEvent] = []
@@ -330,12 +318,12 @@ class _FillBatch:
                 trade.status = Trade.Status.OPEN
             return
         exits = self._exit_fills(trade)
-        exits.append(fill)
+        exits.append((fill.quantity, fill.price))
         entry_filled = self._entry_filled(trade)
-        exit_quantity = sum(f.quantity for f in exits)
+        exit_quantity = sum(quantity for quantity, _ in exits)
         if entry_filled == 0 or exit_quantity < entry_filled:
             return
-        trade.exit_price = to_price(sum(f.price * f.quantity for f in exits) / exit_quantity)
+        trade.exit_price = to_price(sum(price * quantity for quantity, price in exits) / exit_quantity)
         trade.exit_time = fill.filled_at
         trade.exit_reason = order.exit_reason or EXIT_LEGS.get(order.leg, Trade.ExitReason.MANUAL)
         gross = (trade.exit_price - trade.entry_price) * entry_filled * trade.direction
@@ -344,7 +332,7 @@ class _FillBatch:
             self.closed.append(trade)
         trade.status = Trade.Status.CLOSED
 
-    def _exit_fills(self, trade: Trade) -> list[Fill]:
+    def _exit_fills(self, trade: Trade) -> list[tuple[int, Decimal]]:
         """The trade's exit fills: those stored before this batch, then this batch's so far."""
         self._load_stored_exits()
         return self.exit_fills.setdefault(trade.pk, [])
@@ -361,19 +349,37 @@ class _FillBatch:
         two reads (the first exit fill asks): their stored exit fills and entries' filled quantities."""
         if self.stored_entry_filled is not None:
             return
-        stored = (
-            Fill.objects.filter(order__trade__in=list(self.trades))
-            .exclude(order__leg=Order.Leg.ENTRY)
-            .annotate(trade_pk=F("order__trade_id"))
-            .order_by("pk")
-        )
-        for fill in stored:
-            self.exit_fills.setdefault(fill.trade_pk, []).append(fill)
-        self.stored_entry_filled = dict(
-            Order.objects.filter(trade__in=list(self.trades), leg=Order.Leg.ENTRY).values_list(
-                "trade_id", "filled_quantity"
-            )
-        )
+        trade_ids = sorted(self.trades)
+        for trade_id, quantity, price in _STORED_EXIT_FILLS(trade_ids=trade_ids):
+            self.exit_fills.setdefault(trade_id, []).append((quantity, price))
+        self.stored_entry_filled = dict(_ENTRIES_FILLED(trade_ids=trade_ids))
+
+
+# What a batch of fills reads, built once (see trading.prepared): a replay records fills at
+# nearly every job.
+_ORDERS_LOCKED = Prepared(
+    lambda refs: Order.objects.select_for_update().filter(client_order_ref__in=refs).order_by("pk")
+)
+_FILLS_RECORDED = Prepared(lambda exec_ids: Fill.objects.filter(exec_id__in=exec_ids).values_list("exec_id", flat=True))
+_TRADES_LOCKED = Prepared(lambda ids: Trade.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+_POSITIONS_LOCKED = Prepared(
+    lambda books, symbols: (
+        Position.objects.select_for_update().filter(book_id__in=books, symbol__in=symbols).order_by("pk")
+    )
+)
+_STORED_EXIT_FILLS = Prepared(
+    lambda trade_ids: (
+        Fill.objects.filter(order__trade_id__in=trade_ids)
+        .exclude(order__leg=Order.Leg.ENTRY)
+        .order_by("pk")
+        .values_list("order__trade_id", "quantity", "price")
+    )
+)
+_ENTRIES_FILLED = Prepared(
+    lambda trade_ids: Order.objects.filter(trade_id__in=trade_ids, leg=Order.Leg.ENTRY).values_list(
+        "trade_id", "filled_quantity"
+    )
+)
 
 
 def _save_each(rows, fields: list[str]) -> None:
@@ -444,7 +450,7 @@ def _position_move(position: Position, fill: Fill, protective_stop: Decimal | No
 def positions_mark(*, book, marks: dict[str, tuple[Decimal, datetime]]) -> list[Position]:
     """Mark the book's positions, symbol -> (price, moment), in one read and one write
     (Decimal arithmetic here, not in SQL: SQLite would use floats)."""
-    positions = list(Position.objects.select_for_update().filter(book=book, symbol__in=list(marks)).order_by("pk"))
+    positions = _POSITIONS_LOCKED(books=[book.pk], symbols=sorted(marks))
     for position in positions:
         price, at = marks[position.symbol]
         position.mark_price = to_price(price)

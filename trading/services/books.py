@@ -17,6 +17,7 @@ from trading import sessions
 from trading.brokers import brokers
 from trading.brokers.base import BrokerError
 from trading.models import SYNTHETIC_MARKET, Book
+from trading.prepared import Param, Prepared, PreparedUpdate
 
 
 class BookNotFound(Exception):
@@ -138,7 +139,7 @@ def book_clock_refuse_earlier(*, book: Book, at: datetime) -> None:
     clock. A real broker's book lives on the wall clock, which the broker itself keeps."""
     if brokers.backend_class(book.broker_alias).sends_real_orders:
         return
-    clock = Book.objects.filter(pk=book.pk).values_list("clock", flat=True).first()
+    clock = next(iter(_CLOCK(book=book.pk)), None)
     if clock is not None and at < clock:
         book.clock = clock
         raise BookClockPassed(book=book, requested=at)
@@ -146,6 +147,13 @@ def book_clock_refuse_earlier(*, book: Book, at: datetime) -> None:
 
 def book_clock_advance(*, book: Book, at: datetime) -> None:
     """Move the book's clock to `at` (never back): one conditional UPDATE, safe under concurrency."""
-    Book.objects.filter(pk=book.pk).filter(Q(clock__isnull=True) | Q(clock__lt=at)).update(clock=at)
+    _CLOCK_ADVANCE(book=book.pk, at=at)
     if book.clock is None or book.clock < at:
         book.clock = at
+
+
+# Every job reads and moves its book's clock: built once (see trading.prepared).
+_CLOCK = Prepared(lambda book: Book.objects.filter(pk=book).values_list("clock", flat=True))
+_CLOCK_ADVANCE = PreparedUpdate(
+    lambda book, at: Book.objects.filter(pk=book).filter(Q(clock__isnull=True) | Q(clock__lt=at)), clock=Param("at")
+)

@@ -11,6 +11,7 @@ from trading import sessions
 from trading.brokers import brokers
 from trading.brokers.base import mark_price
 from trading.models import Book, Order, Position, Trade
+from trading.prepared import Prepared
 
 from .book import fill_record_local, order_mark, positions_mark
 from .books import book_clock_advance, book_clock_refuse_earlier, book_default
@@ -33,14 +34,14 @@ def book_mark(*, book: Book | None = None, at: datetime | None = None, now: date
     its fills, mark the book's positions; at the session's end, flatten if configured."""
     now = now or timezone.now()
     book = book or book_default()
-    open_before = set(Trade.objects.filter(book=book, status=Trade.Status.OPEN).values_list("pk", flat=True))
+    open_before = set(_OPEN_TRADE_IDS(book=book.pk))
     with brokers.create_for(book) as broker:
         moment, label = broker.market_moment(at, now)
         book_clock_refuse_earlier(book=book, at=moment)
         broker.advance_to(moment)
         book_clock_advance(book=book, at=moment)
         result = MarkResult(moment=moment, label=label, new_fills=book_sync(broker=broker, book=book))
-        held = list(Position.objects.filter(book=book).exclude(quantity=0).values_list("symbol", flat=True))
+        held = _HELD_SYMBOLS(book=book.pk)
         marks = {}
         for symbol, quote in broker.quotes(held, at=moment).items():
             price = mark_price(quote)
@@ -56,7 +57,7 @@ def book_mark(*, book: Book | None = None, at: datetime | None = None, now: date
         from .closing import trades_flatten_at_close
 
         trades_flatten_at_close(book=book, at=result.moment)
-    still_open = set(Trade.objects.filter(pk__in=open_before, status=Trade.Status.OPEN).values_list("pk", flat=True))
+    still_open = set(_STILL_OPEN(ids=sorted(open_before)))
     result.closed_trades = sorted(open_before - still_open)
     log.info(
         "book_marked",
@@ -104,3 +105,15 @@ def flatten_due(*, book: Book, moment: datetime) -> bool:
         return False
     current = sessions.session_at_or_before(moment)
     return current.close - timedelta(minutes=minutes) <= moment <= current.close
+
+
+# What every mark reads, built once (see trading.prepared).
+_OPEN_TRADE_IDS = Prepared(
+    lambda book: Trade.objects.filter(book_id=book, status=Trade.Status.OPEN).values_list("pk", flat=True)
+)
+_HELD_SYMBOLS = Prepared(
+    lambda book: Position.objects.filter(book_id=book).exclude(quantity=0).values_list("symbol", flat=True)
+)
+_STILL_OPEN = Prepared(
+    lambda ids: Trade.objects.filter(pk__in=ids, status=Trade.Status.OPEN).values_list("pk", flat=True)
+)

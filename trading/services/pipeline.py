@@ -28,6 +28,7 @@ from trading.brokers.base import (
 from trading.bulk import objects_create, rows_update
 from trading.failpoints import failpoint
 from trading.models import Alert, ArmRecord, Book, Candidate, Order, PipelineRun, Trade
+from trading.prepared import Prepared, PreparedUpdate
 from trading.scoring import Rejection, ScoringConfig, score_quote
 from trading.symbols import symbol_is_valid
 
@@ -105,7 +106,7 @@ def run_start(
         with transaction.atomic():
             # A slot already taken is found by its unique constraint at the insert (IntegrityError
             # below), not looked up first: the usual claim is one statement fewer.
-            for running in PipelineRun.objects.select_for_update().filter(book=book, status=PipelineRun.Status.RUNNING):
+            for running in _RUNNING_LOCKED(book=book.pk):
                 dead = process_is_gone(running.parameters.get("worker", {}))
                 expired = running.lease_expires_at is not None and running.lease_expires_at < now
                 if not (dead or expired):
@@ -504,10 +505,7 @@ def _record_intents(run, broker, planned: list[_Bracket], *, dry_run: bool) -> l
     """Store the intents of the brackets never recorded (in one transaction), pick up the trade
     of those recorded but never sent, adopt those already sent. Returns the ones to send."""
     refs = [item.request.entry.order_ref for item in planned]
-    known = {
-        entry.client_order_ref: entry
-        for entry in Order.objects.filter(client_order_ref__in=refs).select_related("trade")
-    }
+    known = {entry.client_order_ref: entry for entry in _ORDERS_BY_REF(refs=refs)}
     fresh = []
     for item in planned:
         entry = known.get(item.request.entry.order_ref)
@@ -571,9 +569,7 @@ def _record_outcomes(sent: list[_Bracket]) -> None:
     failpoint("after_fill_recorded")
     ended = {
         pk: reason or f"entry {status}"
-        for pk, status, reason in Trade.objects.filter(
-            pk__in=[item.trade.pk for item in sent], status__in=[Trade.Status.REJECTED, Trade.Status.CANCELLED]
-        ).values_list("pk", "status", "status_reason")
+        for pk, status, reason in _ENDED_TRADES(ids=[item.trade.pk for item in sent], statuses=ENDED_UNFILLED)
     }
     unconfirmed = _unconfirmed_refs([item.trade.pk for item in sent])
     for item in sent:
@@ -582,19 +578,14 @@ def _record_outcomes(sent: list[_Bracket]) -> None:
             _set_candidate(item.candidate, Candidate.Status.FAILED, item.problem)
         else:
             _mark_candidate(item.candidate, Candidate.Status.EXECUTED)
-    executed = [item.candidate.pk for item in sent if not item.problem]
-    Candidate.objects.filter(pk__in=executed).update(status=Candidate.Status.EXECUTED, reason="")
+    _CANDIDATES_EXECUTED(ids=[item.candidate.pk for item in sent if not item.problem])
 
 
 def _unconfirmed_refs(trade_ids: list[int]) -> dict[int, list[str]]:
     """Per trade, the refs of its orders the broker answered for but the book still holds as
     intents: the broker's report could not be matched to them, so nobody knows their state."""
     unconfirmed: dict[int, list[str]] = {}
-    for trade_id, ref in (
-        Order.objects.filter(trade_id__in=trade_ids, status=Order.Status.INTENT)
-        .order_by("id")
-        .values_list("trade_id", "client_order_ref")
-    ):
+    for trade_id, ref in _INTENTS_OF_TRADES(trade_ids=trade_ids):
         unconfirmed.setdefault(trade_id, []).append(ref)
     return unconfirmed
 
@@ -667,3 +658,27 @@ def pipeline_retry(*, run_id, now: datetime | None = None) -> PipelineRun:
 def run_broker_alias(run: PipelineRun) -> str:
     """The alias the run traded through (see `brokers.alias_of_record`); never the default backend."""
     return brokers.alias_of_record(run.broker_alias, run.backend)
+
+
+ENDED_UNFILLED = [Trade.Status.REJECTED, Trade.Status.CANCELLED]
+
+# What every run reads and writes of the book, built once (see trading.prepared).
+_RUNNING_LOCKED = Prepared(
+    lambda book: PipelineRun.objects.select_for_update().filter(book_id=book, status=PipelineRun.Status.RUNNING)
+)
+_ORDERS_BY_REF = Prepared(lambda refs: Order.objects.filter(client_order_ref__in=refs))
+_ENDED_TRADES = Prepared(
+    lambda ids, statuses: Trade.objects.filter(pk__in=ids, status__in=statuses).values_list(
+        "pk", "status", "status_reason"
+    )
+)
+_CANDIDATES_EXECUTED = PreparedUpdate(
+    lambda ids: Candidate.objects.filter(pk__in=ids), status=Candidate.Status.EXECUTED, reason=""
+)
+_INTENTS_OF_TRADES = Prepared(
+    lambda trade_ids: (
+        Order.objects.filter(trade_id__in=trade_ids, status=Order.Status.INTENT)
+        .order_by("id")
+        .values_list("trade_id", "client_order_ref")
+    )
+)

@@ -3,14 +3,15 @@
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 import structlog
-from django.db.models import Sum
 
 from trading import sessions
 from trading.brokers.base import BrokerError, mark_price
 from trading.models import Position, Trade
 from trading.money import CENT, ZERO
+from trading.prepared import Prepared
 
 HUNDRED = Decimal(100)
 
@@ -94,23 +95,17 @@ class RiskGate:
     def __init__(self, *, book, config: RiskConfig, dry_run: bool, now: datetime, quotes_for=None):
         self.config = config
         self.book = book
-        live = list(
-            Trade.objects.filter(book=book, status__in=[Trade.Status.PENDING, Trade.Status.OPEN], dry_run=dry_run)
-            .order_by()
-            .values_list("symbol", "status", "quantity", "entry_price", "stop_price", named=True)
-        )
+        statuses = [Trade.Status.PENDING, Trade.Status.OPEN]
+        live = [_Live(*row) for row in _LIVE_TRADES(book=book.pk, statuses=statuses, dry_run=dry_run)]
         self.open_symbols = {trade.symbol for trade in live}
         self.open_count = len(self.open_symbols)
-        held = [] if dry_run else list(Position.objects.filter(book=book).exclude(quantity=0))
+        held = [] if dry_run else _HELD_POSITIONS(book=book.pk)
         self.gross_exposure = self._gross_exposure(live, held, dry_run)
         today = sessions.to_new_york(now).date()
         day_start = datetime.combine(today, datetime.min.time(), tzinfo=sessions.NEW_YORK)
-        realized = (
-            Trade.objects.filter(
-                book=book, status=Trade.Status.CLOSED, dry_run=dry_run, exit_time__gte=day_start, exit_time__lte=now
-            ).aggregate(total=Sum("realized_pnl"))["total"]
-            or ZERO
-        )
+        # Summed here, in Decimal: a day closes a handful of trades (SQLite's SUM would use floats).
+        closed_today = _CLOSED_PNL(book=book.pk, dry_run=dry_run, start=day_start, end=now)
+        realized = sum((pnl for pnl in closed_today if pnl is not None), ZERO)
         self.day_pnl = realized + min(_unrealized_now(held, quotes_for), ZERO)
 
     @staticmethod
@@ -154,6 +149,32 @@ class RiskGate:
         self.open_symbols.add(symbol)
         self.open_count += 1
         self.gross_exposure += plan.notional
+
+
+class _Live(NamedTuple):
+    symbol: str
+    status: str
+    quantity: int
+    entry_price: Decimal | None
+    stop_price: Decimal
+
+
+# What the gate reads at every run, built once (see trading.prepared).
+_LIVE_TRADES = Prepared(
+    lambda book, statuses, dry_run: (
+        Trade.objects.filter(book_id=book, status__in=statuses, dry_run=dry_run).order_by().values_list(*_Live._fields)
+    )
+)
+_HELD_POSITIONS = Prepared(lambda book: Position.objects.filter(book_id=book).exclude(quantity=0))
+_CLOSED_PNL = Prepared(
+    lambda book, dry_run, start, end: (
+        Trade.objects.filter(
+            book_id=book, status=Trade.Status.CLOSED, dry_run=dry_run, exit_time__gte=start, exit_time__lte=end
+        )
+        .order_by()
+        .values_list("realized_pnl", flat=True)
+    )
+)
 
 
 def _unrealized_now(held: list[Position], quotes_for) -> Decimal:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from trading.brokers.base import BaseBroker, BrokerError, Execution
 from trading.models import Book, Order, Trade
+from trading.prepared import Prepared
 
 from .book import fills_record, order_apply_state, order_apply_states, order_mark
 from .runs import runs_alive
@@ -38,29 +39,19 @@ def book_sync(*, broker: BaseBroker, book: Book) -> int:
 
     The broker ids the book recorded go with the request, so a report that comes back
     without our ref (IB through a proxy) still lands on the order it belongs to."""
-    unfilled = Order.objects.filter(book=book, dry_run=False, filled_quantity__lt=F("quantity"))
-    awaiting = list(unfilled.filter(status__in=AWAITING_FILLS).values_list("broker_order_id", "client_order_ref"))
+    awaiting = _AWAITING_FILLS(book=book.pk, statuses=AWAITING_FILLS)
     # A leg we cancelled to close a trade may have filled at the broker in the same instant
     # (another worker advanced it): its fill must still be taken in, so legs of trades still
     # open or closed within the last day are asked for too (a handful; never the whole history).
     closed_since = (book.clock or timezone.now()) - timedelta(days=1)
-    recent_trades = Trade.objects.filter(book=book).filter(
-        Q(status=Trade.Status.OPEN) | Q(status=Trade.Status.CLOSED, exit_time__gte=closed_since)
-    )
-    # Found through those trades (an index on trade), not among all the book's cancelled legs,
-    # which grow by one with every trade ever closed.
-    cancelled = Order.objects.filter(trade__in=recent_trades.values("pk"), dry_run=False, status=Order.Status.CANCELLED)
-    awaiting += cancelled.filter(filled_quantity__lt=F("quantity")).values_list("broker_order_id", "client_order_ref")
+    awaiting += _CANCELLED_UNFILLED(book=book.pk, closed_since=closed_since)
     awaiting_fills = {broker_id: ref for broker_id, ref in awaiting if broker_id}
     # Every execution of the awaited orders, however old: a fill the broker made before a crash
     # and a long pause (a weekend) is taken in when the book next syncs, never skipped.
     executions = broker.executions(broker_order_ids=awaiting_fills, order_refs={ref for _, ref in awaiting})
     new_fills = book_apply_executions(executions=executions)
     open_orders = {
-        ref: (broker_id, status)
-        for ref, broker_id, status in Order.objects.filter(book=book, dry_run=False, status__in=Order.OPEN_STATUSES)
-        .exclude(status=Order.Status.INTENT)
-        .values_list("client_order_ref", "broker_order_id", "status")
+        ref: (broker_id, status) for ref, broker_id, status in _OPEN_ORDERS(book=book.pk, statuses=SENT_AND_OPEN)
     }
     open_refs = list(open_orders)
     for start in range(0, len(open_refs), 500):
@@ -69,6 +60,43 @@ def book_sync(*, broker: BaseBroker, book: Book) -> int:
         states = broker.find_orders(refs, broker_order_ids=known_ids)
         order_apply_states(states=[state for state in states if _may_change(state, open_orders.get(state.order_ref))])
     return new_fills
+
+
+SENT_AND_OPEN = [status for status in Order.OPEN_STATUSES if status != Order.Status.INTENT]
+
+
+def _cancelled_unfilled(book, closed_since):
+    recent_trades = Trade.objects.filter(book_id=book).filter(
+        Q(status=Trade.Status.OPEN) | Q(status=Trade.Status.CLOSED, exit_time__gte=closed_since)
+    )
+    # Found through those trades (an index on trade), not among all the book's cancelled legs,
+    # which grow by one with every trade ever closed.
+    cancelled = Order.objects.filter(trade__in=recent_trades.values("pk"), dry_run=False, status=Order.Status.CANCELLED)
+    return cancelled.filter(filled_quantity__lt=F("quantity")).values_list("broker_order_id", "client_order_ref")
+
+
+# What every sync reads of the book, built once (see trading.prepared).
+_AWAITING_FILLS = Prepared(
+    lambda book, statuses: Order.objects.filter(
+        book_id=book, dry_run=False, filled_quantity__lt=F("quantity"), status__in=statuses
+    ).values_list("broker_order_id", "client_order_ref")
+)
+_CANCELLED_UNFILLED = Prepared(_cancelled_unfilled)
+_OPEN_ORDERS = Prepared(
+    lambda book, statuses: Order.objects.filter(book_id=book, dry_run=False, status__in=statuses).values_list(
+        "client_order_ref", "broker_order_id", "status"
+    )
+)
+
+
+def _intents(book, recent):
+    pending = Order.objects.filter(book_id=book, dry_run=False, status=Order.Status.INTENT)
+    # A close's exit recorded within the last lease may be between recording and sending.
+    return pending.exclude(leg=Order.Leg.EXIT, created_at__gt=recent).values_list("client_order_ref", "run_id")
+
+
+_INTENTS = Prepared(_intents)
+_INTENTS_OF_OTHER_RUNS = Prepared(lambda book, recent, run_id: _intents(book, recent).exclude(run__run_id=run_id))
 
 
 def _may_change(state, known: tuple[str, str] | None) -> bool:
@@ -92,12 +120,11 @@ def orders_recover(*, broker: BaseBroker, book: Book, exclude_run_id=None) -> di
     left to their sender, who may still send them.
     """
     now = timezone.now()
-    pending = Order.objects.filter(book=book, dry_run=False, status=Order.Status.INTENT)
-    if exclude_run_id is not None:
-        pending = pending.exclude(run__run_id=exclude_run_id)
     lease = timedelta(seconds=settings.TRADE_LABS_RUN_LEASE_SECONDS)
-    pending = pending.exclude(leg=Order.Leg.EXIT, created_at__gt=now - lease)
-    intents = list(pending.values_list("client_order_ref", "run_id"))
+    if exclude_run_id is None:
+        intents = _INTENTS(book=book.pk, recent=now - lease)
+    else:
+        intents = _INTENTS_OF_OTHER_RUNS(book=book.pk, recent=now - lease, run_id=exclude_run_id)
     if not intents:  # the usual case: nothing to resolve, and no need to ask which runs live
         return {"adopted": 0, "released": 0}
     alive = {run.pk for run in runs_alive(book=book, now=now)}

@@ -15,6 +15,7 @@ from trading.brokers.base import BracketRequest, BrokerError, OrderRequest, trad
 from trading.bulk import objects_create, rows_update
 from trading.commissions import commission_for, day_of
 from trading.money import CENT, to_price
+from trading.prepared import Prepared
 
 from .models import SimAccount, SimExecution, SimOrder, SimPosition
 
@@ -44,8 +45,14 @@ def sim_clock_refuse_earlier(*, clock: datetime | None, at: datetime) -> None:
 
 
 def sim_account_get(*, account_id: str, starting_cash: Decimal) -> SimAccount:
+    for account in _ACCOUNT_BY_ID(account_id=account_id):
+        return account
     account, _ = SimAccount.objects.get_or_create(account_id=account_id, defaults={"cash": starting_cash})
     return account
+
+
+def _account_locked(account: SimAccount) -> SimAccount:
+    return _ACCOUNT_LOCKED(pk=account.pk)[0]
 
 
 def _slipped(price: Decimal, side: str, slippage_bps: Decimal) -> Decimal:
@@ -60,7 +67,7 @@ def _apply_to_positions(account: SimAccount, fills: list[tuple[str, str, int, De
     one read for all their symbols, and each changed position written once."""
     # The caller holds the account's row lock, so no other writer can create a position meanwhile.
     symbols = {symbol for symbol, *_ in fills}
-    positions = {p.symbol: p for p in SimPosition.objects.filter(account=account, symbol__in=symbols)}
+    positions = {p.symbol: p for p in _POSITIONS(account=account.pk, symbols=sorted(symbols))}
     new = {}
     for symbol, side, quantity, price in fills:
         position = positions.get(symbol)
@@ -177,6 +184,20 @@ def _by_ref(account: SimAccount, *refs: str):
     return SimOrder.objects.filter(account=account, order_ref__in=refs).exclude(order_ref="")
 
 
+# What every job reads of the SIM broker, built once (see trading.prepared).
+_ACCOUNT_BY_ID = Prepared(lambda account_id: SimAccount.objects.filter(account_id=account_id))
+_ACCOUNT_LOCKED = Prepared(lambda pk: SimAccount.objects.select_for_update().filter(pk=pk))
+_POSITIONS = Prepared(lambda account, symbols: SimPosition.objects.filter(account_id=account, symbol__in=symbols))
+_ORDERS_BY_REF = Prepared(
+    lambda account, refs: SimOrder.objects.filter(account_id=account, order_ref__in=refs).exclude(order_ref="")
+)
+_WORKING_EXITS = Prepared(
+    lambda account: SimOrder.objects.filter(
+        account_id=account, status=SimOrder.Status.WORKING, parent__status=SimOrder.Status.FILLED
+    ).order_by("id")
+)
+
+
 def sim_place_brackets(
     *,
     account: SimAccount,
@@ -190,7 +211,7 @@ def sim_place_brackets(
     (if it filled). Idempotent by order ref: a bracket already held is returned as it stands,
     never placed again."""
     refs = [leg.order_ref for bracket in brackets for leg in bracket.legs]
-    existing = {o.order_ref: o for o in _by_ref(account, *refs)}
+    existing = {o.order_ref: o for o in _ORDERS_BY_REF(account=account.pk, refs=refs)}
     held = {}
     for bracket in brackets:
         known = [existing[leg.order_ref] for leg in bracket.legs if leg.order_ref in existing]
@@ -218,7 +239,7 @@ def _accept(account: SimAccount, brackets: list[BracketRequest], *, at, market, 
     if not brackets:
         return {}
     with transaction.atomic():
-        account = SimAccount.objects.select_for_update().get(pk=account.pk)
+        account = _account_locked(account)
         sim_clock_refuse_earlier(clock=account.clock, at=at)
         parents, children, fills = [], [], []
         for bracket in brackets:
@@ -274,7 +295,7 @@ def sim_place_order(
     if existing is not None:
         return existing
     with transaction.atomic():
-        account = SimAccount.objects.select_for_update().get(pk=account.pk)
+        account = _account_locked(account)
         sim_clock_refuse_earlier(clock=account.clock, at=at)
         order = _create(account, request, parent=None, oca_group="", at=at)
         quote = market.quote(request.symbol, at)
@@ -367,9 +388,7 @@ def _work_groups(account, groups: list[list[SimOrder]], *, end: datetime, market
 
 def _working_groups(account: SimAccount) -> dict[str, list[SimOrder]]:
     """The account's working exits (their entry filled), by OCA group."""
-    working = SimOrder.objects.filter(
-        account=account, status=SimOrder.Status.WORKING, parent__status=SimOrder.Status.FILLED
-    ).order_by("id")
+    working = _WORKING_EXITS(account=account.pk)
     groups: dict[str, list[SimOrder]] = {}
     for order in working:
         groups.setdefault(order.oca_group or f"solo-{order.pk}", []).append(order)
@@ -384,7 +403,7 @@ def sim_advance(*, account: SimAccount, at: datetime, market, slippage_bps: Deci
     """Move the broker's clock to `at`, filling any stop or target the price path reaches.
     Raises SimClockPassed when `at` is before the clock."""
     with transaction.atomic():
-        account = SimAccount.objects.select_for_update().get(pk=account.pk)
+        account = _account_locked(account)
         sim_clock_refuse_earlier(clock=account.clock, at=at)
         groups = [
             orders
