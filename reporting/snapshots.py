@@ -25,6 +25,7 @@ from trading.brokers.base import mark_price
 from trading.bulk import row_upsert
 from trading.models import Book, Trade
 from trading.money import ZERO, to_cents, to_money, to_price
+from trading.prepared import Prepared
 
 from .models import DailySnapshot
 
@@ -68,7 +69,7 @@ def snapshot_take(*, book: Book, day: date) -> DailySnapshot:
     """Store (or replace) the book's snapshot at the close of session `day`."""
     moment = session_close_moment(day)
     close = sessions.session(day).close
-    open_trades = list(trades_open_at(book=book, at=close))
+    open_trades = _TRADES_OPEN_AT(book=book.pk, at=close)
     marks = _close_marks(book, sorted({t.symbol for t in open_trades}), moment)
     realized = (
         Trade.objects.filter(book=book, dry_run=False, status=Trade.Status.CLOSED, exit_time__lte=close).aggregate(
@@ -119,11 +120,14 @@ def _open_row(trade: Trade, mark: Decimal | None, marked_at: datetime | None, pn
 
 def snapshot_for(*, book: Book, day: date) -> DailySnapshot:
     """The stored snapshot of that close, taken now if there is none."""
-    return DailySnapshot.objects.filter(book=book, day=day).first() or snapshot_take(book=book, day=day)
+    stored = _SNAPSHOT(book=book.pk, day=day)
+    return stored[0] if stored else snapshot_take(book=book, day=day)
 
 
 def equity_curve(*, book: Book, start: date | None = None, end: date | None = None) -> list[tuple[date, Decimal]]:
     """(session, equity at its close) for every snapshot of the book in the range, in date order."""
+    if start is None and end is None:
+        return _EQUITY_CURVE(book=book.pk)
     rows = DailySnapshot.objects.filter(book=book)
     if start is not None:
         rows = rows.filter(day__gte=start)
@@ -158,3 +162,11 @@ def equity_metrics(curve: list[tuple[date, Decimal]], *, starting_equity: Decima
         "equity_max_drawdown_pct": float(round(deepest * 100, 4)),
         "equity_sharpe_ratio": None if sharpe is None else round(sharpe, 4),
     }
+
+
+# What every evening's report reads, built once (see trading.prepared).
+_TRADES_OPEN_AT = Prepared(lambda book, at: trades_open_at(book=book, at=at))
+_SNAPSHOT = Prepared(lambda book, day: DailySnapshot.objects.filter(book_id=book, day=day).order_by("pk")[:1])
+_EQUITY_CURVE = Prepared(
+    lambda book: DailySnapshot.objects.filter(book_id=book).order_by("day").values_list("day", "equity")
+)
