@@ -13,7 +13,7 @@ from one run to the next:
     )
     OPEN_TRADE_IDS(book=book.pk)  # a list, as list(queryset) would be
 
-The ORM builds and compiles it once per connection (and, for a list value such as an `__in`
+The ORM builds and compiles it once per database (and, for a list value such as an `__in`
 lookup's, once per length); each run only converts the values, executes the statement and
 turns the rows into what the queryset gives: model instances, `values()` dicts or
 `values_list()` tuples (flat or not), with the same database converters.
@@ -76,8 +76,7 @@ class _Compiled:
     sql: str | None  # None: the query can match nothing (an empty `__in` list)
     params: tuple  # constants, already converted, and Params to fill in
     shape: str  # "model", "dicts", "tuples" or "flat"
-    converters: dict
-    compiler: object
+    converters: list  # (position, (converter functions, expression)), as the compiler gives them
     names: tuple = ()
     model: type[Model] | None = None
     model_columns: tuple[int, int] = (0, 0)
@@ -125,14 +124,13 @@ class Prepared:
         try:
             sql, params = compiler.as_sql()
         except EmptyResultSet:
-            return _Compiled(None, (), shape, {}, compiler)
+            return _Compiled(None, (), shape, [])
         fields = [column[0] for column in compiler.select[: compiler.col_count]]
         details = {
             "sql": sql,
             "params": tuple(params),
             "shape": shape,
-            "converters": compiler.get_converters(fields),
-            "compiler": compiler,
+            "converters": list(compiler.get_converters(fields).items()),
             "for_update": query.select_for_update,
         }
         if shape == "model":
@@ -184,8 +182,8 @@ class PreparedUpdate:
         try:
             sql, params = compiler.as_sql()
         except EmptyResultSet:
-            return _Compiled(None, (), "count", {}, compiler)
-        return _Compiled(sql or None, tuple(params), "count", {}, compiler)
+            return _Compiled(None, (), "count", [])
+        return _Compiled(sql or None, tuple(params), "count", [])
 
 
 def _ready(prepared, db, values: dict) -> tuple[_Compiled, list]:
@@ -195,9 +193,11 @@ def _ready(prepared, db, values: dict) -> tuple[_Compiled, list]:
         (name, len(value) if isinstance(value, list | tuple | set | frozenset) else None)
         for name, value in values.items()
     )
-    compiled = prepared._compiled.get((db, lengths))
+    # By alias, not by connection object: each thread has its own connection to the same
+    # database, and a server's threads come and go (a key per thread would keep each one's).
+    compiled = prepared._compiled.get((db.alias, lengths))
     if compiled is None:
-        compiled = prepared._compiled[(db, lengths)] = prepared._compile(db, lengths)
+        compiled = prepared._compiled[(db.alias, lengths)] = prepared._compile(db, lengths)
     values = {
         name: list(value) if length is not None else value
         for (name, length), value in zip(lengths, values.values(), strict=True)
@@ -231,9 +231,24 @@ def _to_db(value, db):
     return value
 
 
+def _converted(rows: list, converters: list, db) -> list:
+    """The rows with each column's database converters applied (SQLCompiler.apply_converters),
+    given this thread's connection."""
+    converted = []
+    for row in rows:
+        row = list(row)
+        for position, (functions, expression) in converters:
+            value = row[position]
+            for function in functions:
+                value = function(value, expression, db)
+            row[position] = value
+        converted.append(row)
+    return converted
+
+
 def _shaped(compiled: _Compiled, rows: list, db) -> list:
     if compiled.converters:
-        rows = compiled.compiler.apply_converters(rows, compiled.converters)
+        rows = _converted(rows, compiled.converters, db)
     if compiled.shape == "flat":
         return [row[0] for row in rows]
     if compiled.shape == "tuples":

@@ -1,5 +1,6 @@
 """Prepared queries: built once, they give what the ORM's queryset gives, for any values."""
 
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -161,3 +162,23 @@ def test_a_prepared_update_writes_what_update_would_and_counts_the_rows():
 def test_querysets_it_cannot_reproduce_are_refused_when_built():
     with pytest.raises(TypeError):
         Prepared(lambda book: Order.objects.filter(book_id=book).select_related("trade"))(book=_book().pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_share_the_compiled_statement_each_on_its_own_connection():
+    book = _book()
+    ids = Prepared(lambda book: Trade.objects.filter(book_id=book).values_list("pk", flat=True))
+    expected = sorted(ids(book=book.pk))
+    found = []
+
+    def in_a_thread():
+        try:
+            found.append(sorted(ids(book=book.pk)))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=in_a_thread)
+    worker.start()
+    worker.join()
+    assert found == [expected]
+    assert len(ids._compiled) == 1  # a server's passing threads leave nothing behind
