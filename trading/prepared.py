@@ -178,6 +178,8 @@ class PreparedUpdate:
         }
         query = self._build(**arguments).query.chain(UpdateQuery)
         query.add_update_values(self._assignments)
+        if query.related_updates:  # update() would run a second statement for a parent model's fields
+            raise TypeError("a prepared update writes one model's own fields")
         compiler = query.get_compiler(connection=db)
         try:
             sql, params = compiler.as_sql()
@@ -188,7 +190,7 @@ class PreparedUpdate:
 
 def _ready(prepared, db, values: dict) -> tuple[_Compiled, list]:
     """The statement compiled for these values' shape (compiled now if it is the first of its
-    shape on this connection), and its parameters."""
+    shape on this database), and its parameters."""
     lengths = tuple(
         (name, len(value) if isinstance(value, list | tuple | set | frozenset) else None)
         for name, value in values.items()
