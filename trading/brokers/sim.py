@@ -320,11 +320,9 @@ def _executions(rows) -> list[Execution]:
 
 
 def _orders_by_ref(account: int, refs):
-    """The account's orders with these refs. Refs are never empty: saying so lets the database
-    seek on the unique (account, ref) index (a partial one)."""
-    from trading.sim.models import SimOrder
+    from trading.sim.engine import orders_by_ref
 
-    return SimOrder.objects.filter(account_id=account, order_ref__in=refs).exclude(order_ref="")
+    return orders_by_ref(account, refs)
 
 
 def _account(pk):

@@ -178,19 +178,21 @@ def sim_place_bracket(
     )[0]
 
 
-def _by_ref(account: SimAccount, *refs: str):
+def orders_by_ref(account_id, refs):
     """The account's orders with these refs. A ref is never empty: saying so lets the database seek
     on the unique (account, ref) index (a partial one) instead of walking the account's orders."""
-    return SimOrder.objects.filter(account=account, order_ref__in=refs).exclude(order_ref="")
+    return SimOrder.objects.filter(account_id=account_id, order_ref__in=refs).exclude(order_ref="")
+
+
+def _by_ref(account: SimAccount, *refs: str):
+    return orders_by_ref(account.pk, refs)
 
 
 # What every job reads of the SIM broker, built once (see trading.prepared).
 _ACCOUNT_BY_ID = Prepared(lambda account_id: SimAccount.objects.filter(account_id=account_id))
 _ACCOUNT_LOCKED = Prepared(lambda pk: SimAccount.objects.select_for_update().filter(pk=pk))
 _POSITIONS = Prepared(lambda account, symbols: SimPosition.objects.filter(account_id=account, symbol__in=symbols))
-_ORDERS_BY_REF = Prepared(
-    lambda account, refs: SimOrder.objects.filter(account_id=account, order_ref__in=refs).exclude(order_ref="")
-)
+_ORDERS_BY_REF = Prepared(orders_by_ref)
 _WORKING_EXITS = Prepared(
     lambda account: SimOrder.objects.filter(
         account_id=account, status=SimOrder.Status.WORKING, parent__status=SimOrder.Status.FILLED
@@ -211,7 +213,7 @@ def sim_place_brackets(
     (if it filled). Idempotent by order ref: a bracket already held is returned as it stands,
     never placed again."""
     refs = [leg.order_ref for bracket in brackets for leg in bracket.legs]
-    existing = {o.order_ref: o for o in _ORDERS_BY_REF(account=account.pk, refs=refs)}
+    existing = {o.order_ref: o for o in _ORDERS_BY_REF(account_id=account.pk, refs=refs)}
     held = {}
     for bracket in brackets:
         known = [existing[leg.order_ref] for leg in bracket.legs if leg.order_ref in existing]
